@@ -1,0 +1,7 @@
+"""Entry point for ``python -m aelab``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

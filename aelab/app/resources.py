@@ -1,0 +1,76 @@
+"""Cached loaders shared by the pages: models once per process, derived arrays once per input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from .. import checkpoint, data, pretrained
+from ..checkpoint import Checkpoint
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model the user can pick: where it lives and what to call it."""
+
+    name: str
+    path: str
+    kind: str
+    latent_dim: int
+    data: str
+    description: str
+
+
+def shipped_models() -> list[ModelEntry]:
+    """The pretrained models listed in pretrained/index.json."""
+    return _read_manifest(str(pretrained.default_dir()))
+
+
+@st.cache_data(show_spinner=False)
+def _read_manifest(directory: str) -> list[ModelEntry]:
+    return [
+        ModelEntry(e["name"], e["path"], e["kind"], int(e["latent_dim"]), e.get("data", "mnist5k"),
+                   e.get("description", ""))
+        for e in pretrained.read_index(Path(directory))
+    ]
+
+
+@st.cache_resource(show_spinner="Loading model...")
+def load_model(path: str) -> Checkpoint:
+    """A model folder, loaded once and shared by every session (read-only use only)."""
+    return checkpoint.load(path)
+
+
+@st.cache_resource(show_spinner="Loading data...")
+def load_data(spec: str, seed: int = 0) -> data.Splits:
+    """A data set's deterministic train/validation split, shared by every session."""
+    return data.load_splits(spec, seed=seed)
+
+
+@st.cache_data(show_spinner="Encoding digits...")
+def encoded(path: str, spec: str) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and labels of every image (train then validation), for drawing the latent map."""
+    model = load_model(path).model
+    splits = load_data(spec)
+    images = np.concatenate([splits.train.images, splits.val.images])
+    with torch.no_grad():
+        codes = model.encode(torch.as_tensor(images)).numpy()
+    parts = [s.labels if s.labels is not None else np.zeros(len(s), np.int64) for s in (splits.train, splits.val)]
+    return codes, np.concatenate(parts)
+
+
+def decode(path: str, z: np.ndarray) -> np.ndarray:
+    """Decode latent points (N, latent_dim) to images (N, H, W) in [0, 1]."""
+    model = load_model(path).model
+    with torch.no_grad():
+        return model.decode(torch.as_tensor(z, dtype=torch.float32)).numpy()
+
+
+def to_png_array(image: np.ndarray, scale: int = 8) -> np.ndarray:
+    """An image in [0, 1] as uint8, enlarged by pixel repetition so it stays crisp."""
+    pixels = (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+    return pixels.repeat(scale, axis=0).repeat(scale, axis=1)

@@ -1,0 +1,198 @@
+"""The command line: ``python -m aelab {train,eval,pretrained,info}``."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from . import __version__, checkpoint, data, losses, pretrained
+from .errors import AelabError, DataError
+from .metrics import evaluate
+from .models import KINDS, REGISTRY
+from .train import EpochLog, TrainConfig, train_model
+
+# Options that only some kinds take: CLI flag -> constructor argument.
+MODEL_OPTIONS = {
+    "corruption": dict(choices=["gaussian", "mask", "salt_pepper"], help="DAE: how inputs are corrupted"),
+    "noise_level": dict(type=float, help="DAE: noise std (gaussian) or fraction of pixels hit"),
+    "penalty": dict(choices=["l1", "kl"], help="SAE: L1 on the code, or KL to a target rate rho"),
+    "sparsity_weight": dict(type=float, help="SAE: weight of the sparsity penalty"),
+    "target_rho": dict(type=float, help="SAE: target mean activation for the KL penalty"),
+    "beta": dict(type=float, help="VAE: weight of the KL term"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 2 for a user-caused error)."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except AelabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m aelab", description="Train, evaluate and rebuild autoencoders.")
+    parser.add_argument("--version", action="version", version=f"aelab {__version__}")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train a model and save it as a folder")
+    train.add_argument("--model", choices=KINDS, required=True, help="the kind of autoencoder")
+    train.add_argument("--latent-dim", type=int, default=2, help="size of the code (default 2)")
+    train.add_argument("--hidden", type=_widths, default=[512, 256], help="hidden widths, e.g. 512,256")
+    train.add_argument("--loss", dest="recon_loss", choices=list(losses.RECON_LOSSES), default="bce",
+                       help="reconstruction loss (default bce)")
+    for name, options in MODEL_OPTIONS.items():
+        train.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None, **options)
+    defaults = TrainConfig()
+    train.add_argument("--epochs", type=int, default=defaults.epochs)
+    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    train.add_argument("--lr", type=float, default=defaults.lr, help="Adam learning rate")
+    train.add_argument("--lr-schedule", choices=["cosine", "constant"], default=defaults.lr_schedule)
+    train.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    train.add_argument("--patience", type=int, default=None, help="early stopping after N epochs without improvement")
+    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--device", default=defaults.device, help="cpu (default), cuda, or auto")
+    train.add_argument("--data", default="mnist5k", help=data.DATA_SPECS_HELP)
+    train.add_argument("--out", type=Path, required=True, help="folder to write the model to")
+    train.set_defaults(run=_cmd_train)
+
+    ev = sub.add_parser("eval", help="evaluate a saved model on held-out data")
+    ev.add_argument("model_dir", type=Path)
+    ev.add_argument("--data", default=None, help="data spec (default: the data the model was trained on)")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.set_defaults(run=_cmd_eval)
+
+    pre = sub.add_parser("pretrained", help="retrain the shipped models from scratch")
+    pre.add_argument("--out", type=Path, default=None, help="folder (default: the shipped pretrained/)")
+    pre.add_argument("--only", nargs="*", choices=[r.name for r in pretrained.RECIPES], help="just these models")
+    pre.set_defaults(run=_cmd_pretrained)
+
+    info = sub.add_parser("info", help="show a saved model's config")
+    info.add_argument("model_dir", type=Path)
+    info.set_defaults(run=lambda a: print(json.dumps(checkpoint.load(a.model_dir).info, indent=2)) or 0)
+    return parser
+
+
+def _widths(text: str) -> list[int]:
+    try:
+        widths = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive widths, got {text!r}")
+    return widths
+
+
+def model_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The constructor arguments for ``args.model``; an option meant for another kind is an error."""
+    accepted = inspect.signature(REGISTRY[args.model].__init__).parameters
+    settings = {"latent_dim": args.latent_dim, "hidden": args.hidden, "recon_loss": args.recon_loss}
+    for name in MODEL_OPTIONS:
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if name not in accepted:
+            raise AelabError(f"--{name.replace('_', '-')} does not apply to a {args.model} model")
+        settings[name] = value
+    return settings
+
+
+def train_and_save(
+    kind: str, settings: dict[str, Any], spec: str, config: TrainConfig, out: Path,
+    description: str = "", progress: bool = True,
+) -> dict[str, Any]:
+    """Load data, train, evaluate on the held-out split, and save: the CLI's train command."""
+    splits = data.load_splits(spec, seed=config.seed)
+    callback = _ProgressBar() if progress else None
+    model, result = train_model(kind, settings, splits.train.images, splits.val.images, config, callback)
+    if callback:
+        callback.close()
+    if result.stop_reason == "diverged" and result.best_epoch == 0:
+        raise AelabError(f"{result.message} No usable model was produced, so nothing was saved.")
+    if result.message:
+        print(f"note: {result.message}", file=sys.stderr)
+    info = {
+        "description": description,
+        "data": {"spec": spec, "image_shape": list(splits.train.image_shape),
+                 "n_train": len(splits.train), "n_val": len(splits.val)},
+        "training": asdict(config),
+        "fit": result.summary(),
+        "history": [{"epoch": h.epoch, "train": h.train, "val": h.val} for h in result.history],
+        "metrics": evaluate(model, splits.val.images),
+    }
+    checkpoint.save(model, out, info)
+    return info
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    settings = model_settings(args)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                         lr_schedule=args.lr_schedule, weight_decay=args.weight_decay,
+                         patience=args.patience, seed=args.seed, device=args.device)
+    info = train_and_save(args.model, settings, args.data, config, args.out)
+    print(f"saved {args.model} model to {args.out}")
+    _print_metrics(info["metrics"])
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    loaded = checkpoint.load(args.model_dir)
+    spec = args.data or loaded.info.get("data", {}).get("spec", "mnist5k")
+    held_out = data.load_splits(spec, seed=loaded.info.get("training", {}).get("seed", 0)).val
+    if held_out.image_shape != loaded.model.image_shape:
+        raise DataError(
+            f"the model {args.model_dir} works on {loaded.model.image_shape[0]}x{loaded.model.image_shape[1]} "
+            f"images, but {spec} has {held_out.image_shape[0]}x{held_out.image_shape[1]} images"
+        )
+    metrics = evaluate(loaded.model, held_out.images)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(f"{loaded.info['kind']} model {args.model_dir} on {held_out.name}:")
+        _print_metrics(metrics)
+    return 0
+
+
+def _cmd_pretrained(args: argparse.Namespace) -> int:
+    out = args.out or pretrained.default_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    pretrained.build_all(out, args.only)
+    print(f"wrote {out / pretrained.INDEX_NAME}")
+    return 0
+
+
+def _print_metrics(metrics: dict[str, float]) -> None:
+    for name, value in metrics.items():
+        print(f"  {name:>10}: {value:.4f}" if isinstance(value, float) else f"  {name:>10}: {value}")
+
+
+class _ProgressBar:
+    """A one-line terminal progress bar fed by the trainer's per-epoch callback."""
+
+    def __init__(self, width: int = 24) -> None:
+        self.width = width
+        self.tty = sys.stderr.isatty()
+        self.start = time.perf_counter()
+
+    def __call__(self, log: EpochLog) -> None:
+        done = int(self.width * log.epoch / log.epochs)
+        eta = log.elapsed / log.epoch * (log.epochs - log.epoch)
+        terms = " ".join(f"{k} {v:.2f}" for k, v in log.val.items())
+        line = (f"epoch {log.epoch:>3}/{log.epochs} [{'#' * done}{'.' * (self.width - done)}] "
+                f"val {terms} | {log.images_per_second:,.0f} img/s, {eta:.0f}s left")
+        print(f"\r{line}" if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.tty:
+            print(file=sys.stderr)

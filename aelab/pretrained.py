@@ -1,0 +1,111 @@
+"""The shipped pretrained models: their recipes, their manifest, and how to rebuild them.
+
+``python -m aelab pretrained`` retrains every recipe from scratch and rewrites
+``pretrained/index.json``, so the shipped weights are reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import checkpoint
+from .errors import CheckpointError
+from .train import TrainConfig
+
+INDEX_NAME = "index.json"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one shipped model is trained."""
+
+    name: str
+    kind: str
+    model: dict[str, Any]
+    training: TrainConfig
+    data: str = "mnist5k"
+    description: str = ""
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+_MLP = {"latent_dim": 2, "hidden": [512, 256], "recon_loss": "bce"}
+_TRAINING = TrainConfig(epochs=60, batch_size=64, lr=1e-3, seed=0)
+
+RECIPES: tuple[Recipe, ...] = (
+    Recipe("ae-2d", "ae", _MLP, _TRAINING, description="plain AE, 2-D latent"),
+    Recipe("dae-2d", "dae", _MLP | {"corruption": "gaussian", "noise_level": 0.3}, _TRAINING,
+           description="denoising AE, Gaussian noise sigma=0.3, 2-D latent"),
+    Recipe("sae-2d", "sae", _MLP | {"penalty": "l1", "sparsity_weight": 1.0}, _TRAINING,
+           description="sparse AE, L1 penalty weight 1.0, 2-D latent"),
+    Recipe("vae-2d", "vae", _MLP | {"beta": 1.0}, _TRAINING, description="VAE, beta=1, 2-D latent"),
+)
+
+
+def default_dir() -> Path:
+    """Where the shipped models live: $AELAB_PRETRAINED, else ``pretrained/`` beside the package."""
+    return Path(os.environ.get("AELAB_PRETRAINED", Path(__file__).resolve().parent.parent / "pretrained"))
+
+
+def read_index(directory: Path | None = None) -> list[dict[str, Any]]:
+    """The manifest's model entries, each with ``path`` made absolute."""
+    directory = directory or default_dir()
+    index_path = directory / INDEX_NAME
+    try:
+        entries = json.loads(index_path.read_text())["models"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"cannot read the pretrained manifest {index_path}: {exc}") from None
+    return [entry | {"path": str(directory / entry["path"])} for entry in entries]
+
+
+def build_all(
+    out: Path,
+    names: list[str] | None = None,
+    train_fn: Callable[..., dict[str, Any]] | None = None,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Train the chosen recipes (all by default) into ``out`` and rewrite its index.json."""
+    from .cli import train_and_save  # the CLI's own training path, so both stay identical
+
+    train_fn = train_fn or train_and_save
+    chosen = [r for r in RECIPES if names is None or r.name in names]
+    entries = {e["name"]: e for e in _existing_entries(out)}
+    for recipe in chosen:
+        log(f"training {recipe.name} ({recipe.description})")
+        tic = time.perf_counter()
+        info = train_fn(recipe.kind, recipe.model, recipe.data, recipe.training, out / recipe.name,
+                        description=recipe.description)
+        log(f"  {recipe.name}: {time.perf_counter() - tic:.1f} s, metrics {info['metrics']}")
+        entries[recipe.name] = {
+            "name": recipe.name,
+            "path": recipe.name,
+            "kind": recipe.kind,
+            "latent_dim": recipe.model["latent_dim"],
+            "data": recipe.data,
+            "description": recipe.description,
+            "metrics": info["metrics"],
+            "train_seconds": round(info["fit"]["seconds"], 1),
+            "training": info["training"],
+        }
+    order = [r.name for r in RECIPES]
+    ordered = sorted(entries.values(), key=lambda e: order.index(e["name"]) if e["name"] in order else len(order))
+    _write_json_atomic(out / INDEX_NAME, {"models": ordered})
+    return ordered
+
+
+def _existing_entries(out: Path) -> list[dict[str, Any]]:
+    try:
+        return json.loads((out / INDEX_NAME).read_text())["models"]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,213 @@
+"""One ``fit`` for every model kind; progress reaches the caller through a callback.
+
+The trainer knows nothing about a particular model: it calls ``model.loss(batch)`` and
+minimises the ``loss`` entry of the returned dict, logging every term.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import ConfigError
+from .models import Autoencoder, build
+
+
+@dataclass
+class TrainConfig:
+    """How to train; every field is a CLI option and a widget in the app."""
+
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 1e-3
+    lr_schedule: str = "cosine"  # "cosine" anneals to 0 over `epochs`; "constant" keeps lr
+    weight_decay: float = 0.0
+    patience: int | None = None  # stop after this many epochs without a better val loss
+    seed: int = 0
+    device: str = "cpu"  # "cpu", "cuda", or "auto" (cuda when present)
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.lr > 0 and math.isfinite(self.lr), f"lr must be a positive number, got {self.lr}"),
+            (self.lr_schedule in ("cosine", "constant"), f"lr_schedule must be cosine or constant, got {self.lr_schedule!r}"),
+            (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
+            (self.patience is None or self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+
+@dataclass
+class EpochLog:
+    """What one epoch did: mean loss terms on train and validation data, and timing."""
+
+    epoch: int  # 1-based
+    epochs: int
+    train: dict[str, float]
+    val: dict[str, float]
+    seconds: float
+    elapsed: float
+    images_per_second: float
+
+
+@dataclass
+class FitResult:
+    """The outcome of ``fit``; the model itself holds the kept (best) weights."""
+
+    history: list[EpochLog] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_loss: float = math.inf
+    stop_reason: str = "completed"  # completed | early_stopping | stopped | diverged
+    message: str = ""
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready facts about the run (no per-epoch history)."""
+        return {k: v for k, v in asdict(self).items() if k != "history"} | {
+            "epochs_run": len(self.history)
+        }
+
+
+Callback = Callable[[EpochLog], bool | None]
+
+
+def resolve_device(device: str) -> torch.device:
+    """Turn "auto" into cuda when present, else cpu; refuse cuda when it is absent."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' was asked for, but no CUDA GPU is available; use --device cpu")
+    return torch.device(device)
+
+
+def as_tensor(images: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Images as a float32 tensor on the device, (N, H, W)."""
+    return torch.as_tensor(np.asarray(images) if not torch.is_tensor(images) else images,
+                           dtype=torch.float32).to(device)
+
+
+@torch.no_grad()
+def evaluate_loss(model: Autoencoder, images: torch.Tensor, seed: int, batch_size: int = 1000) -> dict[str, float]:
+    """Mean loss terms over a data set, with a fixed seed for any sampling or noise."""
+    model.eval()
+    totals: dict[str, float] = {}
+    with torch.random.fork_rng(devices=[images.device] if images.is_cuda else []):
+        torch.manual_seed(seed)
+        for start in range(0, len(images), batch_size):
+            batch = images[start : start + batch_size]
+            for name, value in model.loss(batch).items():
+                totals[name] = totals.get(name, 0.0) + float(value) * len(batch)
+    return {name: total / len(images) for name, total in totals.items()}
+
+
+def fit(
+    model: Autoencoder,
+    train_images: np.ndarray | torch.Tensor,
+    val_images: np.ndarray | torch.Tensor,
+    config: TrainConfig | None = None,
+    callback: Callback | None = None,
+) -> FitResult:
+    """Train ``model`` in place and keep the weights of its best validation epoch.
+
+    The data stay in memory as one tensor; each epoch is a seeded permutation sliced into
+    batches. ``callback`` gets an :class:`EpochLog` after every epoch and may return True
+    to stop early. A non-finite loss stops training and restores the last good weights.
+    """
+    config = config or TrainConfig()
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    model.to(device)
+    train_x, val_x = as_tensor(train_images, device), as_tensor(val_images, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(len(train_x) / config.batch_size)
+    schedule = _schedule(optimizer, config, steps_per_epoch)
+    order = torch.Generator().manual_seed(config.seed)
+
+    result = FitResult()
+    best_state = copy.deepcopy(model.state_dict())
+    start = time.perf_counter()
+    for epoch in range(1, config.epochs + 1):
+        tic = time.perf_counter()
+        train_terms = _train_epoch(model, train_x, optimizer, schedule, config.batch_size, order)
+        val_terms = evaluate_loss(model, val_x, seed=config.seed + 1) if train_terms else {}
+        if not train_terms or not math.isfinite(val_terms["loss"]):
+            model.load_state_dict(best_state)
+            result.stop_reason = "diverged"
+            result.message = (
+                f"training diverged in epoch {epoch} (the loss became NaN or infinite); "
+                f"kept the weights from epoch {result.best_epoch}. Try a smaller learning rate."
+            )
+            break
+        seconds = time.perf_counter() - tic
+        log = EpochLog(epoch, config.epochs, train_terms, val_terms, seconds,
+                       time.perf_counter() - start, len(train_x) / seconds)
+        result.history.append(log)
+        if val_terms["loss"] < result.best_val_loss:
+            result.best_val_loss, result.best_epoch = val_terms["loss"], epoch
+            best_state = copy.deepcopy(model.state_dict())
+        if callback is not None and callback(log):
+            result.stop_reason, result.message = "stopped", f"stopped by request after epoch {epoch}"
+            break
+        if config.patience and epoch - result.best_epoch >= config.patience:
+            result.stop_reason = "early_stopping"
+            result.message = f"no better validation loss for {config.patience} epochs"
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
+    total = config.epochs * steps_per_epoch
+    if config.lr_schedule == "constant":
+        return None
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+    )
+
+
+def _train_epoch(model, train_x, optimizer, schedule, batch_size, order) -> dict[str, float]:
+    """One pass over the shuffled data; returns mean terms, or {} if a loss was not finite."""
+    model.train()
+    totals: dict[str, torch.Tensor] = {}
+    perm = torch.randperm(len(train_x), generator=order).to(train_x.device)
+    for start in range(0, len(train_x), batch_size):
+        batch = train_x[perm[start : start + batch_size]]
+        terms = model.loss(batch)
+        if not torch.isfinite(terms["loss"]):
+            return {}
+        optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        optimizer.step()
+        if schedule is not None:
+            schedule.step()
+        for name, value in terms.items():
+            totals[name] = totals.get(name, 0) + value.detach() * len(batch)
+    return {name: float(total) / len(train_x) for name, total in totals.items()}
+
+
+def train_model(
+    kind: str,
+    model_config: dict[str, Any],
+    train_images: np.ndarray,
+    val_images: np.ndarray,
+    config: TrainConfig | None = None,
+    callback: Callback | None = None,
+) -> tuple[Autoencoder, FitResult]:
+    """Build a model with a seeded initialisation and fit it: the one entry point for CLI and app."""
+    config = config or TrainConfig()
+    torch.manual_seed(config.seed)
+    image_shape = tuple(np.asarray(train_images).shape[1:3])
+    model = build(kind, **({"image_shape": image_shape} | model_config))
+    return model, fit(model, train_images, val_images, config, callback)

@@ -1,0 +1,10 @@
+"""aelab: an interactive lab for autoencoders. Run with ``streamlit run app.py``."""
+
+import streamlit as st
+
+from aelab.app import explore
+
+st.set_page_config(page_title="aelab", page_icon=":material/blur_on:", layout="wide")
+page = st.navigation([st.Page(explore.render, title="Latent explorer", icon=":material/scatter_plot:",
+                              url_path="explore", default=True)])
+page.run()
