@@ -58,14 +58,14 @@ def save(model: Autoencoder, directory: str | Path, info: dict[str, Any] | None 
             "Choose a new or empty folder."
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    config = {
+    identity = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "aelab_version": __version__,
         "kind": model.kind,
         "model": model.config(),
-        **(info or {}),
-    }
+    }  # what the model is: extra info never overrides it
+    config = identity | {k: v for k, v in (info or {}).items() if k not in identity}
     weights = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
@@ -107,7 +107,8 @@ def read_config(folder: Path) -> dict[str, Any]:
     missing = [key for key in ("format_version", "kind", "model") if key not in info]
     if missing:
         raise CheckpointError(f"{config_path} lacks the key(s): {', '.join(missing)}")
-    if not isinstance(info["format_version"], int) or info["format_version"] > FORMAT_VERSION:
+    version = info["format_version"]
+    if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
         raise CheckpointError(
             f"{config_path} has format_version {info['format_version']!r}; this aelab reads up to "
             f"{FORMAT_VERSION}. Upgrade aelab to load it."
@@ -138,10 +139,16 @@ def _model_folder(path: Path) -> Path:
 
 
 def _looks_like_pickle(path: Path) -> bool:
-    """True for pickle streams (0x80 protocol byte) and torch.save zip archives."""
+    """True for pickle streams (0x80 protocol byte) and torch.save zip archives.
+
+    A safetensors file starts with its header's length (8 bytes, little-endian) and then
+    the JSON header itself, so it is recognised first: its length bytes may be anything.
+    """
     with path.open("rb") as f:
-        head = f.read(2)
-    return head[:1] == b"\x80" or head == b"PK"
+        head = f.read(9)
+    if len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < path.stat().st_size:
+        return False
+    return head[:1] == b"\x80" or head[:2] == b"PK"
 
 
 def _read_weights(path: Path) -> dict[str, torch.Tensor]:

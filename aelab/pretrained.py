@@ -34,16 +34,24 @@ class Recipe:
     tags: tuple[str, ...] = field(default_factory=tuple)
 
 
-_MLP = {"latent_dim": 2, "hidden": [512, 256], "recon_loss": "bce"}
-_TRAINING = TrainConfig(epochs=60, batch_size=64, lr=1e-3, seed=0)
+# One architecture and one training recipe for every shipped model, so that models differ
+# only in what their kind adds. Chosen by a sweep on the 2-D VAE's validation loss: a
+# (256, 128) MLP beat (512, 256), (400, 200) and a small conv net on these 4,500 images;
+# lr 2e-3 beat 1e-3 and 3e-3; weight decay hurt. Early stopping keeps the best epoch.
+_MLP = {"hidden": [256, 128], "recon_loss": "bce", "arch": "mlp"}
+_TRAINING = TrainConfig(epochs=150, batch_size=64, lr=2e-3, lr_schedule="cosine", patience=25, seed=0)
 
 RECIPES: tuple[Recipe, ...] = (
-    Recipe("ae-2d", "ae", _MLP, _TRAINING, description="plain AE, 2-D latent"),
-    Recipe("dae-2d", "dae", _MLP | {"corruption": "gaussian", "noise_level": 0.3}, _TRAINING,
-           description="denoising AE, Gaussian noise sigma=0.3, 2-D latent"),
-    Recipe("sae-2d", "sae", _MLP | {"penalty": "l1", "sparsity_weight": 1.0}, _TRAINING,
-           description="sparse AE, L1 penalty weight 1.0, 2-D latent"),
-    Recipe("vae-2d", "vae", _MLP | {"beta": 1.0}, _TRAINING, description="VAE, beta=1, 2-D latent"),
+    Recipe("ae-2d", "ae", _MLP | {"latent_dim": 2}, _TRAINING, description="plain AE, 2-D latent"),
+    Recipe("dae-2d", "dae", _MLP | {"latent_dim": 2, "corruption": "gaussian", "noise_level": 0.3},
+           _TRAINING, description="denoising AE, Gaussian noise sigma=0.3, 2-D latent"),
+    Recipe("sae-2d", "sae", _MLP | {"latent_dim": 2, "penalty": "l1", "sparsity_weight": 1.0},
+           _TRAINING, description="sparse AE, L1 penalty weight 1, 2-D latent"),
+    Recipe("vae-2d", "vae", _MLP | {"latent_dim": 2, "beta": 1.0}, _TRAINING,
+           description="VAE, beta=1, 2-D latent"),
+    Recipe("ae-16d", "ae", _MLP | {"latent_dim": 16}, _TRAINING, description="plain AE, 16-D latent"),
+    Recipe("vae-16d", "vae", _MLP | {"latent_dim": 16, "beta": 1.0}, _TRAINING,
+           description="VAE, beta=1, 16-D latent"),
 )
 
 

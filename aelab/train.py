@@ -128,6 +128,8 @@ def fit(
     torch.manual_seed(config.seed)
     model.to(device)
     train_x, val_x = as_tensor(train_images, device), as_tensor(val_images, device)
+    if len(train_x) == 0 or len(val_x) == 0:
+        raise ConfigError(f"need training and validation images, got {len(train_x)} and {len(val_x)}")
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(train_x) / config.batch_size)
     schedule = _schedule(optimizer, config, steps_per_epoch)

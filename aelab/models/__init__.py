@@ -14,15 +14,13 @@ from .vae import VAE
 KINDS = tuple(REGISTRY)
 
 
-def build(kind: str, **config: Any) -> Autoencoder:
+def build(kind: str, /, **config: Any) -> Autoencoder:
     """Build a model of the given kind from its config (the constructor's arguments)."""
+    if not isinstance(kind, str) or kind not in REGISTRY:
+        raise ConfigError(f"unknown model kind {kind!r}; known kinds: {', '.join(KINDS)}")
     try:
-        cls = REGISTRY[kind]
-    except KeyError:
-        raise ConfigError(f"unknown model kind {kind!r}; known kinds: {', '.join(KINDS)}") from None
-    try:
-        return cls(**config)
-    except TypeError as exc:  # an unexpected or missing setting
+        return REGISTRY[kind](**config)
+    except (TypeError, ValueError) as exc:  # an unknown setting, or one of the wrong type
         raise ConfigError(f"bad settings for a {kind} model: {exc}") from None
 
 
