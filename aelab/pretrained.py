@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import checkpoint
 from .errors import CheckpointError
 from .train import TrainConfig
 

@@ -38,7 +38,8 @@ class TrainConfig:
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
             (self.lr > 0 and math.isfinite(self.lr), f"lr must be a positive number, got {self.lr}"),
-            (self.lr_schedule in ("cosine", "constant"), f"lr_schedule must be cosine or constant, got {self.lr_schedule!r}"),
+            (self.lr_schedule in ("cosine", "constant"),
+             f"lr_schedule must be cosine or constant, got {self.lr_schedule!r}"),
             (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
             (self.patience is None or self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
         ]

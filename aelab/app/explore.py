@@ -1,105 +1,147 @@
-"""The latent explorer page: a model's 2-D latent map and the decode of a chosen point."""
+"""The latent explorer: drag a probe over a model's latent map and watch its decode change.
+
+The maps decode in the browser while the probe moves; on release the probe comes back
+here and the exact decode is drawn from the Python model. Model, probe, view and
+projection live in the URL, so a scene can be bookmarked.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
+from .. import explore
 from ..errors import AelabError
-from . import resources
+from . import resources, urlstate
+from .latent_map import latent_map
+from .maps import ModelMap, model_map
 
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+MAX_MODELS = 4
 
 
 def render() -> None:
-    """Draw the page: pick a model, see its latent map, probe a point."""
+    """Draw the page: pick models, explore their maps, interpolate between two points."""
     st.title("Latent explorer")
     try:
-        models = resources.shipped_models()
+        entries = {m.name: m for m in resources.shipped_models()}
     except AelabError as exc:
         st.error(f"The shipped models could not be read: {exc}")
         return
-    if not models:
+    if not entries:
         st.warning("No models are available. Run `python -m aelab pretrained` to build them.")
         return
-    by_name = {m.name: m for m in models}
-    name = st.selectbox("Model", list(by_name), format_func=lambda n: f"{n}: {by_name[n].description}",
-                        key="model")
-    entry = by_name[name]
+    urlstate.restore(entries)
+    _controls(entries)
+    names = st.session_state.ex_models
+    if not names:
+        st.info("Choose at least one model above.")
+        return
     try:
-        codes, labels = resources.encoded(entry.path, entry.data)
-        info = resources.load_model(entry.path).info
+        maps = [model_map(entries[name], st.session_state.ex_projection) for name in names]
     except AelabError as exc:
-        st.error(f"The model {name} could not be loaded: {exc}")
+        st.error(f"A model could not be loaded: {exc}")
         return
-    if entry.latent_dim != 2:
-        st.info(f"{name} has a {entry.latent_dim}-D latent space; this page draws 2-D latents only.")
+    urlstate.settle(maps)
+    for notice in st.session_state.pop("ex_notices", []):
+        st.warning(notice)
+    _map_grid(maps)
+    _interpolation(maps)
+    urlstate.write(maps)
+
+
+def _controls(entries: dict[str, resources.ModelEntry]) -> None:
+    left, middle, right = st.columns([3, 1, 2])
+    left.multiselect("Models (up to four, side by side)", list(entries), key="ex_models",
+                     max_selections=MAX_MODELS, format_func=lambda n: f"{n}: {entries[n].description}")
+    middle.radio("Projection for latents > 2-D", ["pca", "umap"], key="ex_projection",
+                 format_func=str.upper, help="PCA decodes exactly on its plane; UMAP's inverse is approximate.")
+    with right:
+        st.toggle("Decoded manifold behind the points", key="ex_manifold")
+        st.toggle("VAE: posterior sigma ellipses", key="ex_sigma")
+        st.toggle("VAE: N(0, I) prior contours (1, 2, 3 sigma)", key="ex_prior")
+
+
+def _map_grid(maps: list[ModelMap]) -> None:
+    columns = st.columns(1 if len(maps) == 1 else 2)
+    for i, model_map_ in enumerate(maps):
+        with columns[i % len(columns)]:
+            _one_map(model_map_)
+
+
+def _one_map(m: ModelMap) -> None:
+    name = m.entry.name
+    st.subheader(name, anchor=False)
+    probe = urlstate.probe_for(m)
+    segment = _segment(m)
+    dynamic = {
+        "probe": list(probe),
+        "view": urlstate.view_for(m),
+        "show_manifold": st.session_state.ex_manifold,
+        "show_sigma": st.session_state.ex_sigma,
+        "prior": m.static["prior"] if st.session_state.ex_prior else None,
+        "segment": segment,
+        "link_group": "latent-2d" if m.method == "latent" else None,
+    }
+    latent_map(f"map-{name}", m.static | dynamic, on_change=lambda: urlstate.on_map_change(m))
+    image = explore.decode_at(resources.load_model(m.entry.path).model, np.array([probe]), m.to_latent)[0]
+    left, right = st.columns([1, 2])
+    left.image(resources.to_png_array(image, scale=4), output_format="PNG", width=112)
+    picked = st.session_state.ex_picked.get(name)
+    facts = f"digit #{picked} (label {m.labels[picked]})" if picked is not None else "free position"
+    right.caption(f"Server decode at ({probe[0]:.3f}, {probe[1]:.3f}): {facts}."
+                  + ("" if m.exact else " Approximate: through UMAP's inverse."))
+    if m.method == "latent" and st.session_state.ex_sigma and m.static["sigma"] is None:
+        right.caption("Sigma ellipses are for VAEs only: this model encodes points, not distributions.")
+
+
+def _segment(m: ModelMap) -> dict | None:
+    ends = [st.session_state.get("ex_a"), st.session_state.get("ex_b")]
+    if None in ends:
+        return None
+    a, b = (_endpoint_position(m, end) for end in ends)
+    return None if a is None or b is None else {"a": list(a), "b": list(b)}
+
+
+def _endpoint_position(m: ModelMap, end: dict) -> tuple[float, float] | None:
+    """Where an interpolation end lies on this map: a data point's own position, or a probe position."""
+    if end["index"] is not None:
+        return m.position_of(end["index"])
+    return end["position"] if end["method"] == m.method else None
+
+
+def _interpolation(maps: list[ModelMap]) -> None:
+    st.divider()
+    st.subheader("Interpolation", anchor=False)
+    first = maps[0]
+    picked = st.session_state.ex_picked.get(first.entry.name)
+    here = {"index": picked, "position": urlstate.probe_for(first), "method": first.method}
+    where = f"digit #{picked}" if picked is not None else "the probe's position"
+    cols = st.columns([1, 1, 3])
+    if cols[0].button(f"Set A to {where}", key="ex_set_a"):
+        st.session_state.ex_a = here
+    if cols[1].button(f"Set B to {where}", key="ex_set_b"):
+        st.session_state.ex_b = here
+    steps = cols[2].slider("Steps", 3, 24, 10, key="ex_steps")
+    if not (st.session_state.get("ex_a") and st.session_state.get("ex_b")):
+        st.caption("Click a digit on a map (or drag the probe), then set A; pick another and set B. "
+                   "A and B chosen on data points are the same two images in every model.")
         return
-    _model_facts(info)
-    _probe_defaults(name, codes)
-    map_col, probe_col = st.columns([3, 2])
-    with map_col:
-        _latent_map(name, codes, labels)
-    with probe_col:
-        _probe(entry, codes)
+    for m in maps:
+        _strip(m, steps)
 
 
-def _model_facts(info: dict) -> None:
-    """One line on how the model was made and how well it reconstructs held-out digits."""
-    metrics = info.get("metrics", {})
-    parts = [f"{k.replace('_', ' ')} {v:.4g}" for k, v in metrics.items() if k != "n"]
-    data = info.get("data", {})
-    st.caption(f"Trained on {data.get('spec', '?')} ({data.get('n_train', '?')} images). "
-               f"On {metrics.get('n', '?')} held-out digits: " + ", ".join(parts) +
-               " (bce and elbo in nats per image, mse per pixel).")
-
-
-def _probe_defaults(name: str, codes: np.ndarray) -> None:
-    """Centre the probe on the data when the page opens or the model changes."""
-    if st.session_state.get("probe_model") != name:
-        st.session_state.probe_model = name
-        centre = np.median(codes, axis=0)
-        st.session_state.z1, st.session_state.z2 = float(centre[0]), float(centre[1])
-
-
-def _latent_map(name: str, codes: np.ndarray, labels: np.ndarray) -> None:
-    fig = go.Figure()
-    for digit in np.unique(labels):
-        mask = labels == digit
-        fig.add_trace(go.Scattergl(
-            x=codes[mask, 0], y=codes[mask, 1], mode="markers", name=str(digit),
-            marker=dict(size=4, color=PALETTE[int(digit) % len(PALETTE)], opacity=0.75),
-            customdata=np.flatnonzero(mask), hovertemplate="digit %{fullData.name}, #%{customdata}<extra></extra>",
-        ))
-    fig.add_trace(go.Scatter(
-        x=[st.session_state.z1], y=[st.session_state.z2], mode="markers", name="probe",
-        marker=dict(size=16, symbol="x-thin", line=dict(width=3, color="black")), hoverinfo="skip",
-    ))
-    fig.update_layout(height=520, margin=dict(l=10, r=10, t=30, b=10), legend_title_text="label",
-                      xaxis_title="z1", yaxis_title="z2", dragmode="pan")
-    event = st.plotly_chart(fig, key=f"map-{name}", on_select="rerun", selection_mode="points",
-                            width="stretch")
-    points = event.selection.points if event and event.selection else []
-    if points:
-        picked = (round(float(points[0]["x"]), 6), round(float(points[0]["y"]), 6))
-        if st.session_state.get("picked") != picked:
-            st.session_state.picked = picked
-            st.session_state.z1, st.session_state.z2 = picked
-            st.rerun()
-    st.caption("Colour = digit label, for reference only (the model never saw labels). "
-               "Click a point to move the probe there.")
-
-
-def _probe(entry: resources.ModelEntry, codes: np.ndarray) -> None:
-    low, high = codes.min(axis=0), codes.max(axis=0)
-    pad = 0.25 * (high - low)
-    low, high = low - pad, high + pad
-    for axis, key in enumerate(("z1", "z2")):
-        st.session_state[key] = float(np.clip(st.session_state[key], low[axis], high[axis]))
-        st.slider(key, float(low[axis]), float(high[axis]), key=key, step=float((high[axis] - low[axis]) / 200))
-    z = np.array([[st.session_state.z1, st.session_state.z2]], dtype=np.float32)
-    image = resources.decode(entry.path, z)[0]
-    st.image(resources.to_png_array(image), caption=f"decode(z) at ({z[0, 0]:.2f}, {z[0, 1]:.2f})",
-             width=224, output_format="PNG")
+def _strip(m: ModelMap, steps: int) -> None:
+    ends = [st.session_state.ex_a, st.session_state.ex_b]
+    model = resources.load_model(m.entry.path).model
+    if all(end["index"] is not None for end in ends):
+        codes = [m.codes[end["index"]] for end in ends]  # the images' own codes, exact in any latent size
+        _, images = explore.interpolate(model, codes[0], codes[1], steps)
+    else:
+        positions = [_endpoint_position(m, end) for end in ends]
+        if None in positions:
+            st.caption(f"{m.entry.name}: A or B is a free position on another kind of map; pick data points instead.")
+            return
+        _, images = explore.interpolate(model, positions[0], positions[1], steps, m.to_latent)
+    strip = explore.tile(images[None])
+    st.image(resources.to_png_array(strip, scale=3), output_format="PNG",
+             caption=f"{m.entry.name}: A to B in {steps} steps")

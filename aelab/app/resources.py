@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
-import torch
 
-from .. import checkpoint, data, pretrained
+from .. import checkpoint, data, explore, pretrained
 from ..checkpoint import Checkpoint
 
 
@@ -52,22 +51,13 @@ def load_data(spec: str, seed: int = 0) -> data.Splits:
 
 
 @st.cache_data(show_spinner="Encoding digits...")
-def encoded(path: str, spec: str) -> tuple[np.ndarray, np.ndarray]:
-    """Codes and labels of every image (train then validation), for drawing the latent map."""
+def encoded(path: str, spec: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Codes, VAE posterior sigmas (else None) and labels of every image, train then validation."""
     model = load_model(path).model
     splits = load_data(spec)
-    images = np.concatenate([splits.train.images, splits.val.images])
-    with torch.no_grad():
-        codes = model.encode(torch.as_tensor(images)).numpy()
+    codes, sigma = explore.encode(model, np.concatenate([splits.train.images, splits.val.images]))
     parts = [s.labels if s.labels is not None else np.zeros(len(s), np.int64) for s in (splits.train, splits.val)]
-    return codes, np.concatenate(parts)
-
-
-def decode(path: str, z: np.ndarray) -> np.ndarray:
-    """Decode latent points (N, latent_dim) to images (N, H, W) in [0, 1]."""
-    model = load_model(path).model
-    with torch.no_grad():
-        return model.decode(torch.as_tensor(z, dtype=torch.float32)).numpy()
+    return codes, sigma, np.concatenate(parts)
 
 
 def to_png_array(image: np.ndarray, scale: int = 8) -> np.ndarray:

@@ -1,0 +1,79 @@
+"""The data the latent-map component receives: plain JSON with arrays as base64 float32.
+
+Kept free of streamlit so it can be tested on its own; the browser reads it in
+``static/latent_map.js`` (``b64ToFloat32``, ``MlpDecoder``, ``Inverse``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from .. import explore
+from ..models import VAE, Autoencoder
+
+
+def b64(array: np.ndarray) -> str:
+    """An array as base64 of its float32 little-endian bytes, row-major."""
+    return base64.b64encode(np.ascontiguousarray(array, dtype="<f4").tobytes()).decode("ascii")
+
+
+def from_b64(text: str, shape: tuple[int, ...]) -> np.ndarray:
+    """The inverse of :func:`b64` (for tests and checks)."""
+    return np.frombuffer(base64.b64decode(text), dtype="<f4").reshape(shape)
+
+
+def decoder_spec(model: Autoencoder) -> dict[str, Any] | None:
+    """The decoder's layers for in-browser decoding, or None when it is not a plain MLP."""
+    layers = explore.mlp_decoder_layers(model)
+    if layers is None:
+        return None
+    return {
+        "image": list(model.image_shape),
+        "layers": [{"w": b64(w), "b": b64(b), "in": int(w.shape[1]), "out": int(w.shape[0])} for w, b in layers],
+    }
+
+
+def identity_inverse() -> dict[str, Any]:
+    return {"kind": "identity"}
+
+
+def linear_inverse(mean: np.ndarray, components: np.ndarray) -> dict[str, Any]:
+    """z = mean + x * components[0] + y * components[1] (PCA's exact inverse on its plane)."""
+    return {"kind": "linear", "mean": b64(mean), "components": b64(components)}
+
+
+def grid_inverse(grid: np.ndarray, x_range: tuple[float, float], y_range: tuple[float, float]) -> dict[str, Any]:
+    """Latent codes on a (R, R, D) grid over the ranges; the browser interpolates bilinearly."""
+    return {"kind": "grid", "grid": b64(grid), "resolution": int(grid.shape[0]),
+            "x_range": [float(v) for v in x_range], "y_range": [float(v) for v in y_range]}
+
+
+def static_payload(
+    model_id: str,
+    model: Autoencoder,
+    points: np.ndarray,
+    labels: np.ndarray,
+    inverse: dict[str, Any],
+    sigma: np.ndarray | None = None,
+    prior: dict[str, Any] | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """The parts of the payload that change only with the model or the projection."""
+    points = np.asarray(points, dtype=np.float32)
+    show_sigma = sigma is not None and isinstance(model, VAE) and inverse["kind"] == "identity"
+    return {
+        "payload_id": hashlib.sha1(f"{model_id}|{inverse['kind']}|{len(points)}".encode()).hexdigest()[:16],
+        "model": model_id,
+        "latent_dim": model.latent_dim,
+        "points": {"x": b64(points[:, 0]), "y": b64(points[:, 1]), "label": [int(v) for v in labels]},
+        "sigma": {"x": b64(sigma[:, 0]), "y": b64(sigma[:, 1])} if show_sigma else None,
+        "decoder": decoder_spec(model),
+        "inverse": inverse,
+        "prior": prior,
+        "note": note,
+        "data_bounds": explore.data_bounds(points),
+    }

@@ -1,0 +1,577 @@
+// aelab latent map: a canvas of latent codes with a probe the user drags.
+//
+// The decoder's weights arrive once per model, so while the probe moves the browser
+// decodes it itself (no server round trip per mouse move). On release the probe's
+// position goes back to Python, which decodes it exactly and stays the source of truth.
+// Several maps on one page with the same link group share the probe while it moves.
+
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+const MANIFOLD_TILES = 14;   // tiles across the visible map when the manifold is shown
+const PROBE_GRAB_PX = 14;    // how close the pointer must be to grab the probe
+const HOVER_PX = 7;          // how close the pointer must be to hover a point
+const MAX_ELLIPSES = 300;    // sigma ellipses drawn for a thinned subset of points
+
+// ---- payload decoding ---------------------------------------------------------------
+
+export function b64ToFloat32(text) {
+  const bin = atob(text);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new Float32Array(bytes.buffer);
+}
+
+// An MLP decoder: Linear, ReLU, ..., Linear, sigmoid; weights row-major (out, in) as in torch.
+export class MlpDecoder {
+  constructor(spec) {
+    this.layers = spec.layers.map((l) => ({
+      w: b64ToFloat32(l.w), b: b64ToFloat32(l.b), nIn: l.in, nOut: l.out,
+    }));
+    [this.height, this.width] = spec.image;
+    this.latentDim = this.layers[0].nIn;
+    const widest = Math.max(...this.layers.map((l) => l.nOut));
+    this.bufs = [new Float32Array(widest), new Float32Array(widest)];
+  }
+
+  // z: Float32Array(latentDim) -> out: Float32Array(height * width) with pixels in [0, 1]
+  decode(z, out = new Float32Array(this.height * this.width)) {
+    let x = z;
+    const last = this.layers.length - 1;
+    this.layers.forEach(({ w, b, nIn, nOut }, li) => {
+      const y = li === last ? out : this.bufs[li % 2];
+      for (let o = 0; o < nOut; o++) {
+        let s = b[o];
+        const row = o * nIn;
+        for (let i = 0; i < nIn; i++) s += w[row + i] * x[i];
+        y[o] = li === last ? 1 / (1 + Math.exp(-s)) : (s > 0 ? s : 0);
+      }
+      x = y;
+    });
+    return out;
+  }
+}
+
+// Map coordinates -> latent code: identity (2-D latents), linear (PCA), or a grid (UMAP).
+export class Inverse {
+  constructor(spec, latentDim) {
+    this.kind = spec.kind;
+    this.dim = latentDim;
+    if (spec.kind === "linear") {
+      this.mean = b64ToFloat32(spec.mean);
+      this.components = b64ToFloat32(spec.components);  // (2, D)
+    } else if (spec.kind === "grid") {
+      this.grid = b64ToFloat32(spec.grid);  // (R, R, D), row = y index
+      this.res = spec.resolution;
+      this.xRange = spec.x_range;
+      this.yRange = spec.y_range;
+    }
+  }
+
+  toLatent(px, py, out = new Float32Array(this.dim)) {
+    const D = this.dim;
+    if (this.kind === "identity") {
+      out[0] = px; out[1] = py;
+    } else if (this.kind === "linear") {
+      for (let j = 0; j < D; j++) out[j] = this.mean[j] + px * this.components[j] + py * this.components[D + j];
+    } else {
+      const R = this.res;
+      const fx = clamp((px - this.xRange[0]) / (this.xRange[1] - this.xRange[0]), 0, 1) * (R - 1);
+      const fy = clamp((py - this.yRange[0]) / (this.yRange[1] - this.yRange[0]), 0, 1) * (R - 1);
+      const c0 = Math.min(Math.floor(fx), R - 2), r0 = Math.min(Math.floor(fy), R - 2);
+      const tx = fx - c0, ty = fy - r0;
+      const at = (r, c, j) => this.grid[(r * R + c) * D + j];
+      for (let j = 0; j < D; j++) {
+        const top = at(r0, c0, j) * (1 - tx) + at(r0, c0 + 1, j) * tx;
+        const bottom = at(r0 + 1, c0, j) * (1 - tx) + at(r0 + 1, c0 + 1, j) * tx;
+        out[j] = top * (1 - ty) + bottom * ty;
+      }
+    }
+    return out;
+  }
+}
+
+function clamp(v, lo, hi) { return Math.min(hi, Math.max(lo, v)); }
+
+// A "nice" tick step (1, 2 or 5 times a power of ten) for about `count` ticks over `span`.
+export function niceStep(span, count = 6) {
+  const raw = span / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const unit = raw / power;
+  return power * (unit < 1.5 ? 1 : unit < 3.5 ? 2 : unit < 7.5 ? 5 : 10);
+}
+
+function paintImage(ctx, pixels, width, height, invert = false) {
+  const img = ctx.createImageData(width, height);
+  for (let i = 0; i < pixels.length; i++) {
+    const v = Math.round(255 * (invert ? 1 - pixels[i] : pixels[i]));
+    img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v;
+    img.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+// ---- one map instance -------------------------------------------------------------------
+
+const TEMPLATE = `
+  <div class="aelab-map">
+    <div class="plot">
+      <canvas class="map" data-testid="latent-map"></canvas>
+      <div class="tooltip"><canvas width="28" height="28"></canvas><span></span></div>
+      <div class="legend"></div>
+    </div>
+    <div class="side">
+      <canvas class="decoded" data-testid="live-decode"></canvas>
+      <div class="readout" data-testid="probe-readout"></div>
+      <div class="note"></div>
+    </div>
+  </div>`;
+
+class LatentMap {
+  constructor(parent) {
+    const host = document.createElement("div");
+    host.innerHTML = TEMPLATE;
+    parent.appendChild(host);
+    this.root = host.firstElementChild;
+    this.canvas = this.root.querySelector("canvas.map");
+    this.ctx = this.canvas.getContext("2d");
+    this.decodedCanvas = this.root.querySelector("canvas.decoded");
+    this.tooltip = this.root.querySelector(".tooltip");
+    this.readout = this.root.querySelector(".readout");
+    this.note = this.root.querySelector(".note");
+    this.legend = this.root.querySelector(".legend");
+    this.id = Math.random().toString(36).slice(2);
+    this.decodes = 0;
+    this.drag = null;
+    this.listeners = [];
+    this.on(this.canvas, "pointerdown", (e) => this.pointerDown(e));
+    this.on(this.canvas, "pointermove", (e) => this.pointerMove(e));
+    this.on(this.canvas, "pointerup", (e) => this.pointerUp(e));
+    this.on(this.canvas, "pointercancel", (e) => this.pointerUp(e));
+    this.on(this.canvas, "pointerleave", () => this.hideTooltip());
+    this.on(this.canvas, "wheel", (e) => this.wheel(e), { passive: false });
+    this.on(window, "aelab-probe", (e) => this.linkedProbe(e.detail));
+    this.resizeObserver = new ResizeObserver(() => this.invalidate(true));
+    this.resizeObserver.observe(this.canvas);
+    (window.__aelabMaps ||= []).push(this);
+  }
+
+  on(target, type, fn, options) {
+    target.addEventListener(type, fn, options);
+    this.listeners.push(() => target.removeEventListener(type, fn, options));
+  }
+
+  destroy() {
+    this.listeners.forEach((off) => off());
+    this.resizeObserver.disconnect();
+    window.__aelabMaps = (window.__aelabMaps || []).filter((m) => m !== this);
+    this.root.parentElement?.remove();
+  }
+
+  // Take a new payload from Python; heavy parts are rebuilt only when they change.
+  update(data, setStateValue) {
+    this.setStateValue = setStateValue;
+    this.data = data;
+    if (data.payload_id !== this.payloadId) {
+      this.payloadId = data.payload_id;
+      this.points = {
+        x: b64ToFloat32(data.points.x), y: b64ToFloat32(data.points.y), label: data.points.label,
+      };
+      this.sigma = data.sigma ? { x: b64ToFloat32(data.sigma.x), y: b64ToFloat32(data.sigma.y) } : null;
+      this.decoder = data.decoder ? new MlpDecoder(data.decoder) : null;
+      this.inverse = new Inverse(data.inverse, data.latent_dim);
+      this.z = new Float32Array(data.latent_dim);
+      this.pixels = this.decoder ? new Float32Array(this.decoder.height * this.decoder.width) : null;
+      this.buildLegend();
+      this.manifoldKey = null;
+    }
+    const viewChanged = JSON.stringify(data.view) !== JSON.stringify(this.lastDataView);
+    if (viewChanged || !this.view) this.setViewBounds(data.view);
+    this.lastDataView = data.view;
+    const probeChanged = JSON.stringify(data.probe) !== JSON.stringify(this.lastDataProbe);
+    if ((probeChanged || !this.probe) && !this.drag) this.probe = { x: data.probe[0], y: data.probe[1] };
+    this.lastDataProbe = data.probe;
+    this.note.textContent = data.note || "";
+    this.canvas.dataset.model = data.model;
+    this.invalidate(true);
+    this.decodeProbe();
+  }
+
+  buildLegend() {
+    const labels = [...new Set(this.points.label)].sort((a, b) => a - b);
+    this.legend.innerHTML = "";
+    labels.forEach((label) => {
+      const item = document.createElement("span");
+      item.style.setProperty("--swatch", PALETTE[label % PALETTE.length]);
+      item.textContent = String(label);
+      this.legend.appendChild(item);
+    });
+  }
+
+  // ---- view: a centre and a scale (pixels per latent unit), equal on both axes ----------
+
+  size() {
+    const dpr = window.devicePixelRatio || 1;
+    const w = Math.max(1, Math.round(this.canvas.clientWidth * dpr));
+    const h = Math.max(1, Math.round(this.canvas.clientHeight * dpr));
+    if (this.canvas.width !== w || this.canvas.height !== h) {
+      this.canvas.width = w;
+      this.canvas.height = h;
+    }
+    return { w, h, dpr };
+  }
+
+  setViewBounds([x0, x1, y0, y1]) {
+    const { w, h } = this.size();
+    this.view = {
+      cx: (x0 + x1) / 2, cy: (y0 + y1) / 2,
+      scale: Math.min(w / Math.max(x1 - x0, 1e-9), h / Math.max(y1 - y0, 1e-9)),
+    };
+  }
+
+  viewBounds() {
+    const { w, h } = this.size();
+    const { cx, cy, scale } = this.view;
+    return [cx - w / 2 / scale, cx + w / 2 / scale, cy - h / 2 / scale, cy + h / 2 / scale];
+  }
+
+  toScreen(x, y) {
+    const { w, h } = this.size();
+    return [w / 2 + (x - this.view.cx) * this.view.scale, h / 2 - (y - this.view.cy) * this.view.scale];
+  }
+
+  toWorld(event) {
+    const { w, h, dpr } = this.size();
+    const rect = this.canvas.getBoundingClientRect();
+    const sx = (event.clientX - rect.left) * dpr, sy = (event.clientY - rect.top) * dpr;
+    return [this.view.cx + (sx - w / 2) / this.view.scale, this.view.cy - (sy - h / 2) / this.view.scale, sx, sy];
+  }
+
+  // ---- pointer interaction ---------------------------------------------------------------
+
+  pointerDown(event) {
+    const [x, y, sx, sy] = this.toWorld(event);
+    const [px, py] = this.toScreen(this.probe.x, this.probe.y);
+    const dpr = window.devicePixelRatio || 1;
+    const onProbe = Math.hypot(px - sx, py - sy) <= PROBE_GRAB_PX * dpr;
+    this.drag = { mode: onProbe ? "probe" : "pan", sx, sy, x, y, moved: false, view: { ...this.view } };
+    this.canvas.setPointerCapture(event.pointerId);
+    this.canvas.classList.add("dragging");
+    this.hideTooltip();
+    if (onProbe) this.moveProbe(x, y);
+    event.preventDefault();
+  }
+
+  pointerMove(event) {
+    const [x, y, sx, sy] = this.toWorld(event);
+    if (!this.drag) {
+      this.hover(sx, sy);
+      const [px, py] = this.toScreen(this.probe.x, this.probe.y);
+      const near = Math.hypot(px - sx, py - sy) <= PROBE_GRAB_PX * (window.devicePixelRatio || 1);
+      this.canvas.classList.toggle("over-probe", near);
+      return;
+    }
+    this.drag.moved ||= Math.hypot(sx - this.drag.sx, sy - this.drag.sy) > 3;
+    if (this.drag.mode === "probe") {
+      this.moveProbe(x, y);
+    } else if (this.drag.moved) {
+      const v = this.drag.view;
+      this.view = { ...v, cx: v.cx - (sx - this.drag.sx) / v.scale, cy: v.cy + (sy - this.drag.sy) / v.scale };
+      this.invalidate(false);
+    }
+  }
+
+  pointerUp(event) {
+    if (!this.drag) return;
+    const drag = this.drag;
+    this.drag = null;
+    this.canvas.classList.remove("dragging");
+    if (this.canvas.hasPointerCapture(event.pointerId)) this.canvas.releasePointerCapture(event.pointerId);
+    if (drag.mode === "probe") {
+      this.reportProbe(null);
+    } else if (!drag.moved) {
+      const hit = this.nearestPoint(drag.sx, drag.sy);  // a click on a data point snaps the probe to it
+      if (hit >= 0) {
+        this.moveProbe(this.points.x[hit], this.points.y[hit]);
+        this.reportProbe(hit);
+      }
+    } else {
+      this.reportView();
+    }
+  }
+
+  wheel(event) {
+    event.preventDefault();
+    const [x, y] = this.toWorld(event);
+    const factor = Math.exp(-event.deltaY * 0.0015);
+    const { cx, cy, scale } = this.view;
+    const s = clamp(scale * factor, 1e-3, 1e6);
+    // keep the latent point under the pointer fixed while zooming
+    this.view = { scale: s, cx: x - (x - cx) * (scale / s), cy: y - (y - cy) * (scale / s) };
+    this.invalidate(false);
+    clearTimeout(this.wheelTimer);
+    this.wheelTimer = setTimeout(() => this.reportView(), 300);
+  }
+
+  moveProbe(x, y, broadcast = true) {
+    this.probe = { x, y };
+    if (broadcast && this.data.link_group) {
+      window.dispatchEvent(new CustomEvent("aelab-probe", {
+        detail: { x, y, group: this.data.link_group, source: this.id },
+      }));
+    }
+    this.scheduleFrame();
+  }
+
+  linkedProbe({ x, y, group, source }) {
+    if (source === this.id || !this.data || group !== this.data.link_group || this.drag) return;
+    this.moveProbe(x, y, false);
+  }
+
+  reportProbe(picked) {
+    const x = Number(this.probe.x.toFixed(5)), y = Number(this.probe.y.toFixed(5));
+    this.lastDataProbe = [x, y];
+    this.setStateValue("probe", { x, y, picked, view: this.viewBounds() });
+  }
+
+  reportView() {
+    this.setStateValue("view", this.viewBounds().map((v) => Number(v.toFixed(5))));
+  }
+
+  // ---- drawing -------------------------------------------------------------------------------
+
+  invalidate(full) {
+    if (full) this.manifoldKey = null;
+    this.scheduleFrame();
+    if (this.data?.show_manifold) {
+      clearTimeout(this.manifoldTimer);
+      this.manifoldTimer = setTimeout(() => { this.buildManifold(); this.scheduleFrame(); }, 120);
+    }
+  }
+
+  scheduleFrame() {
+    if (this.framePending) return;
+    this.framePending = true;
+    requestAnimationFrame(() => {
+      this.framePending = false;
+      if (!this.view || !this.points) return;
+      this.draw();
+      this.decodeProbe();
+    });
+  }
+
+  decodeProbe() {
+    const { x, y } = this.probe;
+    const approx = this.inverse.kind === "identity" ? "" : " (approx.)";
+    this.readout.textContent = `probe (${x.toFixed(3)}, ${y.toFixed(3)})${approx}`;
+    this.canvas.dataset.probe = `${x},${y}`;
+    if (!this.decoder) return;
+    this.decoder.decode(this.inverse.toLatent(x, y, this.z), this.pixels);
+    const { width, height } = this.decoder;
+    if (this.decodedCanvas.width !== width) {
+      this.decodedCanvas.width = width;
+      this.decodedCanvas.height = height;
+    }
+    paintImage(this.decodedCanvas.getContext("2d"), this.pixels, width, height);
+    this.decodes += 1;
+    this.decodedCanvas.dataset.decodes = String(this.decodes);
+  }
+
+  decodeAt(x, y) {  // for tests: the browser's decode of a map position, as a plain array
+    return Array.from(this.decoder.decode(this.inverse.toLatent(x, y)));
+  }
+
+  draw() {
+    const { w, h, dpr } = this.size();
+    const ctx = this.ctx;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, w, h);
+    if (this.data.show_manifold && this.manifold) this.drawManifold(ctx);
+    this.drawGrid(ctx, w, h, dpr);
+    if (this.data.prior) this.drawPrior(ctx, dpr);
+    this.drawPoints(ctx, dpr);
+    if (this.data.show_sigma && this.sigma) this.drawEllipses(ctx, dpr);
+    if (this.data.segment) this.drawSegment(ctx, dpr);
+    this.drawProbe(ctx, dpr);
+  }
+
+  drawGrid(ctx, w, h, dpr) {
+    const [x0, x1, y0, y1] = this.viewBounds();
+    const step = niceStep(Math.max(x1 - x0, y1 - y0));
+    ctx.strokeStyle = "rgba(0,0,0,0.08)";
+    ctx.fillStyle = "rgba(0,0,0,0.45)";
+    ctx.lineWidth = dpr;
+    ctx.font = `${11 * dpr}px sans-serif`;
+    for (let v = Math.ceil(x0 / step) * step; v <= x1; v += step) {
+      const [sx] = this.toScreen(v, 0);
+      ctx.beginPath(); ctx.moveTo(sx, 0); ctx.lineTo(sx, h); ctx.stroke();
+      ctx.fillText(Number(v.toPrecision(6)).toString(), sx + 3 * dpr, h - 4 * dpr);
+    }
+    for (let v = Math.ceil(y0 / step) * step; v <= y1; v += step) {
+      const [, sy] = this.toScreen(0, v);
+      ctx.beginPath(); ctx.moveTo(0, sy); ctx.lineTo(w, sy); ctx.stroke();
+      ctx.fillText(Number(v.toPrecision(6)).toString(), 4 * dpr, sy - 3 * dpr);
+    }
+  }
+
+  drawPoints(ctx, dpr) {
+    const { x, y, label } = this.points;
+    const r = 1.8 * dpr;
+    ctx.globalAlpha = this.data.show_manifold ? 0.55 : 0.8;
+    for (let i = 0; i < x.length; i++) {
+      const [sx, sy] = this.toScreen(x[i], y[i]);
+      ctx.fillStyle = PALETTE[label[i] % PALETTE.length];
+      ctx.fillRect(sx - r, sy - r, 2 * r, 2 * r);
+    }
+    ctx.globalAlpha = 1;
+  }
+
+  drawEllipses(ctx, dpr) {
+    const { x, y, label } = this.points;
+    const stride = Math.max(1, Math.ceil(x.length / MAX_ELLIPSES));
+    ctx.lineWidth = dpr;
+    for (let i = 0; i < x.length; i += stride) {
+      const [sx, sy] = this.toScreen(x[i], y[i]);
+      ctx.strokeStyle = PALETTE[label[i] % PALETTE.length];
+      ctx.globalAlpha = 0.45;
+      ctx.beginPath();
+      ctx.ellipse(sx, sy, this.sigma.x[i] * this.view.scale, this.sigma.y[i] * this.view.scale, 0, 0, 2 * Math.PI);
+      ctx.stroke();
+    }
+    ctx.globalAlpha = 1;
+  }
+
+  drawPrior(ctx, dpr) {
+    const [cx, cy] = this.toScreen(...this.data.prior.center);
+    ctx.strokeStyle = "rgba(0,0,0,0.55)";
+    ctx.setLineDash([6 * dpr, 5 * dpr]);
+    ctx.lineWidth = 1.2 * dpr;
+    this.data.prior.radii.forEach((radius) => {
+      ctx.beginPath();
+      ctx.arc(cx, cy, radius * this.view.scale, 0, 2 * Math.PI);
+      ctx.stroke();
+    });
+    ctx.setLineDash([]);
+  }
+
+  drawSegment(ctx, dpr) {
+    const [ax, ay] = this.toScreen(...this.data.segment.a);
+    const [bx, by] = this.toScreen(...this.data.segment.b);
+    ctx.strokeStyle = "#111";
+    ctx.lineWidth = 2 * dpr;
+    ctx.beginPath(); ctx.moveTo(ax, ay); ctx.lineTo(bx, by); ctx.stroke();
+    ctx.font = `bold ${13 * dpr}px sans-serif`;
+    ctx.fillStyle = "#111";
+    ctx.fillText("A", ax + 5 * dpr, ay - 5 * dpr);
+    ctx.fillText("B", bx + 5 * dpr, by - 5 * dpr);
+  }
+
+  drawProbe(ctx, dpr) {
+    const [sx, sy] = this.toScreen(this.probe.x, this.probe.y);
+    ctx.lineWidth = 3 * dpr;
+    ctx.strokeStyle = "#fff";
+    ctx.beginPath(); ctx.arc(sx, sy, 9 * dpr, 0, 2 * Math.PI); ctx.stroke();
+    ctx.lineWidth = 2 * dpr;
+    ctx.strokeStyle = "#d6336c";
+    ctx.beginPath(); ctx.arc(sx, sy, 9 * dpr, 0, 2 * Math.PI); ctx.stroke();
+    ctx.beginPath();
+    ctx.moveTo(sx - 14 * dpr, sy); ctx.lineTo(sx + 14 * dpr, sy);
+    ctx.moveTo(sx, sy - 14 * dpr); ctx.lineTo(sx, sy + 14 * dpr);
+    ctx.stroke();
+  }
+
+  // The decoded manifold: a grid of decodes tiled over the visible part of the map.
+  buildManifold() {
+    if (!this.decoder || !this.view) return;
+    const { w, h } = this.size();
+    const key = `${w}x${h}:${this.view.cx}:${this.view.cy}:${this.view.scale}`;
+    if (key === this.manifoldKey) return;
+    this.manifoldKey = key;
+    const tile = w / MANIFOLD_TILES;
+    const rows = Math.ceil(h / tile);
+    const { width, height } = this.decoder;
+    const sheet = document.createElement("canvas");
+    sheet.width = MANIFOLD_TILES * width;
+    sheet.height = rows * height;
+    const sctx = sheet.getContext("2d");
+    const tileCanvas = document.createElement("canvas");
+    tileCanvas.width = width; tileCanvas.height = height;
+    const tctx = tileCanvas.getContext("2d");
+    const pixels = new Float32Array(width * height);
+    const [x0, , , y1] = this.viewBounds();
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < MANIFOLD_TILES; c++) {
+        const x = x0 + (c + 0.5) * tile / this.view.scale;
+        const y = y1 - (r + 0.5) * tile / this.view.scale;
+        this.decoder.decode(this.inverse.toLatent(x, y), pixels);
+        paintImage(tctx, pixels, width, height, true);
+        sctx.drawImage(tileCanvas, c * width, r * height);
+      }
+    }
+    this.manifold = { sheet, tile, rows, cx: this.view.cx, cy: this.view.cy, scale: this.view.scale };
+  }
+
+  drawManifold(ctx) {
+    const m = this.manifold;
+    // where the sheet's top-left corner (built for an older view) lands in this view
+    const { w, h } = this.size();
+    const left = m.cx - w / 2 / m.scale, top = m.cy + h / 2 / m.scale;
+    const [sx, sy] = this.toScreen(left, top);
+    const k = this.view.scale / m.scale;
+    ctx.imageSmoothingEnabled = true;
+    ctx.globalAlpha = 0.9;
+    ctx.drawImage(m.sheet, sx, sy, MANIFOLD_TILES * m.tile * k, m.rows * m.tile * k);
+    ctx.globalAlpha = 1;
+  }
+
+  // ---- hover -------------------------------------------------------------------------------
+
+  nearestPoint(sx, sy) {
+    const { x, y } = this.points;
+    const limit = (HOVER_PX * (window.devicePixelRatio || 1)) ** 2;
+    let best = -1, bestD = limit;
+    for (let i = 0; i < x.length; i++) {
+      const [px, py] = this.toScreen(x[i], y[i]);
+      const d = (px - sx) ** 2 + (py - sy) ** 2;
+      if (d < bestD) { bestD = d; best = i; }
+    }
+    return best;
+  }
+
+  hover(sx, sy) {
+    const hit = this.nearestPoint(sx, sy);
+    if (hit < 0) { this.hideTooltip(); return; }
+    const dpr = window.devicePixelRatio || 1;
+    const index = this.data.points.index ? this.data.points.index[hit] : hit;
+    this.tooltip.querySelector("span").textContent = `digit ${this.points.label[hit]} · #${index}`;
+    if (this.decoder) {
+      const thumb = this.tooltip.querySelector("canvas");
+      thumb.width = this.decoder.width; thumb.height = this.decoder.height;
+      const pixels = this.decoder.decode(this.inverse.toLatent(this.points.x[hit], this.points.y[hit]));
+      paintImage(thumb.getContext("2d"), pixels, this.decoder.width, this.decoder.height);
+    }
+    this.tooltip.style.display = "flex";
+    this.tooltip.style.left = `${sx / dpr + 12}px`;
+    this.tooltip.style.top = `${sy / dpr + 12}px`;
+  }
+
+  hideTooltip() { this.tooltip.style.display = "none"; }
+}
+
+// ---- Streamlit entry point --------------------------------------------------------------
+
+export default function (component) {
+  const { data, setStateValue, parentElement } = component;
+  parentElement.__aelabMap ||= new LatentMap(parentElement);
+  parentElement.__aelabMap.update(data, setStateValue);
+  return () => {
+    // Streamlit calls this when the component unmounts or before re-running this function
+    // with new data; keep the instance for the next call, tear it down only when detached.
+    queueMicrotask(() => {
+      if (!parentElement.isConnected && parentElement.__aelabMap) {
+        parentElement.__aelabMap.destroy();
+        parentElement.__aelabMap = null;
+      }
+    });
+  };
+}
