@@ -1,10 +1,8 @@
 """2-D maps of latent codes: PCA / UMAP behind one fit/transform/inverse_transform shape.
 
-Models with a latent size above 2 are drawn by projecting their codes onto a plane. The
-app decodes a probe on that plane through the projection's inverse: PCA's is exact and
-linear (the browser applies it itself); UMAP's is approximate and slow, so the app
-precomputes it on a grid (`inverse_grid`) that the browser interpolates (`bilinear`).
-Works on numpy arrays only: no torch, no streamlit.
+A probe on the map is decoded through the projection's inverse: PCA's is exact and linear
+(the browser applies it itself); UMAP's is approximate and slow, so the app precomputes it
+on a grid (`inverse_grid`) that the browser interpolates (`bilinear`). numpy only.
 """
 
 from __future__ import annotations
@@ -40,9 +38,8 @@ class PCAProjection:
         # (D,) -> (2, D); sign fixed so each axis's largest-magnitude entry is positive
         signs = np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)])
         self.components_ = (vt * signs[:, None])[:2]
-        variance = singular**2
-        total = variance.sum()
-        self.explained_variance_ratio_ = variance[:2] / total if total > 0 else np.zeros(2)
+        total = np.sum(singular**2)
+        self.explained_variance_ratio_ = singular[:2] ** 2 / total if total > 0 else np.zeros(2)
         return self
 
     def transform(self, codes: np.ndarray) -> np.ndarray:
@@ -79,14 +76,9 @@ class UMAPProjection:
         configure_numba_cache()
         import umap  # lazy: importing umap costs seconds, and the numba cache must be set first
 
+        settings = {"n_neighbors": self.n_neighbors, "min_dist": self.min_dist, "random_state": self.seed}
         # n_jobs=1: a seed forces a single thread anyway (umap warns otherwise)
-        self.umap_ = umap.UMAP(
-            n_components=2,
-            n_neighbors=self.n_neighbors,
-            min_dist=self.min_dist,
-            random_state=self.seed,
-            n_jobs=1,
-        ).fit(codes.astype(np.float32))
+        self.umap_ = umap.UMAP(n_components=2, n_jobs=1, **settings).fit(codes.astype(np.float32))
         self.dim_ = codes.shape[1]
         return self
 
@@ -97,9 +89,14 @@ class UMAPProjection:
         return np.asarray(self.umap_.transform(codes.astype(np.float32)), dtype=np.float32)
 
     def inverse_transform(self, points: np.ndarray) -> np.ndarray:
-        """Estimate codes (M, D), float32, for points (M, 2) on the map (approximate, slow)."""
+        """Estimate codes (M, D), float32, for points (M, 2) on the map (approximate, slow).
+
+        Points outside the convex hull of the embedding are first moved onto the hull:
+        umap would otherwise invert them from an arbitrary triangle (its Delaunay lookup
+        returns -1 there, which indexes the last triangle).
+        """
         _check_fitted(self, "umap_")
-        points = _check_points(points)
+        points = _into_hull(_check_points(points), self.umap_.embedding_)
         return np.asarray(self.umap_.inverse_transform(points), dtype=np.float32)
 
 
@@ -179,12 +176,10 @@ def _check_codes(codes: np.ndarray, dim: int | None = None) -> np.ndarray:
     codes = np.asarray(codes)
     if not np.issubdtype(codes.dtype, np.number):
         raise ConfigError(f"codes must be numbers, got an array of {codes.dtype}")
-    if codes.ndim != 2 or codes.shape[1] < 2:
-        raise ConfigError(f"codes must have shape (N, D) with D >= 2, got {codes.shape}")
+    if codes.ndim != 2 or codes.shape[1] < 2 or len(codes) == 0:
+        raise ConfigError(f"codes must have shape (N, D) with N >= 1 and D >= 2, got {codes.shape}")
     if dim is not None and codes.shape[1] != dim:
         raise ConfigError(f"codes have {codes.shape[1]} columns but the projection was fit on {dim}")
-    if len(codes) == 0:
-        raise ConfigError("codes are empty; need at least one code")
     _check_finite(codes, "codes")
     return codes
 
@@ -198,10 +193,8 @@ def _check_points(points: np.ndarray) -> np.ndarray:
 
 
 def _check_finite(values: np.ndarray, name: str) -> None:
-    if np.isnan(values).any():
-        raise ConfigError(f"{name} contain NaN")
-    if np.isinf(values).any():
-        raise ConfigError(f"{name} contain infinite values")
+    if not np.isfinite(values).all():
+        raise ConfigError(f"{name} contain {'NaN' if np.isnan(values).any() else 'infinite values'}")
 
 
 def _check_range(bounds: tuple[float, float], name: str) -> tuple[float, float]:
@@ -214,6 +207,25 @@ def _check_range(bounds: tuple[float, float], name: str) -> tuple[float, float]:
 def _check_fitted(projection: object, attribute: str) -> None:
     if not hasattr(projection, attribute):
         raise ConfigError(f"{type(projection).__name__} is not fitted yet; call fit first")
+
+
+def _into_hull(points: np.ndarray, embedding: np.ndarray) -> np.ndarray:
+    """Move points outside the convex hull of `embedding` (N, 2) to just inside its nearest edge."""
+    from scipy.spatial import Delaunay  # scipy comes with scikit-learn; imported only for UMAP
+
+    triangles = Delaunay(embedding)
+    outside = triangles.find_simplex(points) < 0
+    if not outside.any():
+        return points
+    start, end = (embedding[triangles.convex_hull[:, i]] for i in (0, 1))  # hull edges, each (H, 2)
+    edge = end - start
+    stray = points[outside][:, None, :]  # (K, 1, 2)
+    along = np.clip(((stray - start) * edge).sum(-1) / (edge**2).sum(-1), 0, 1)  # (K, H)
+    feet = start + along[..., None] * edge  # (K, H, 2): nearest point on each edge
+    foot = feet[np.arange(len(feet)), np.linalg.norm(stray - feet, axis=-1).argmin(axis=1)]  # (K, 2)
+    moved = points.copy()
+    moved[outside] = foot + 1e-3 * (embedding.mean(axis=0) - foot)  # nudged inside: the hull is convex
+    return moved
 
 
 def _fractional_index(values: np.ndarray, bounds: tuple[float, float], nodes: int) -> np.ndarray:

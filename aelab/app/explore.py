@@ -84,7 +84,7 @@ def _one_map(m: ModelMap) -> None:
     }
     latent_map(f"map-{name}", m.static | dynamic, on_change=lambda: urlstate.on_map_change(m))
     image = explore.decode_at(resources.load_model(m.entry.path).model, np.array([probe]), m.to_latent)[0]
-    left, right = st.columns([1, 2])
+    left, right = st.container(key=f"server-{name}").columns([1, 2])
     left.image(resources.to_png_array(image, scale=4), output_format="PNG", width=112)
     picked = st.session_state.ex_picked.get(name)
     facts = f"digit #{picked} (label {m.labels[picked]})" if picked is not None else "free position"

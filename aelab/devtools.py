@@ -1,0 +1,93 @@
+"""Run the app and a headless browser for end-to-end tests and benchmarks.
+
+``serve_app`` starts ``streamlit run app.py`` on a free loopback port (as a subprocess:
+this module never imports streamlit); ``chromium_page`` opens Debian's Chromium through
+Playwright with a fresh profile. Playwright's own browser download is never used.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("AELAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve_app(env: dict[str, str] | None = None, timeout: float = 90.0) -> Iterator[str]:
+    """Start the app on a free loopback port; yields its URL and stops it afterwards."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none"]
+    log = tempfile.TemporaryFile()
+    server = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=os.environ | (env or {}))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"streamlit did not start:\n{log.read().decode(errors='replace')}") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def chromium_available() -> bool:
+    return Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)
+
+
+@contextmanager
+def chromium_page(width: int = 1400, height: int = 1000):
+    """A Playwright page in headless Debian Chromium with a fresh, temporary profile."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="aelab-chromium-") as profile, sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": width, "height": height},
+        )
+        try:
+            yield context.pages[0] if context.pages else context.new_page()
+        finally:
+            context.close()
+
+
+# JavaScript snippets shared by the browser tests and the benchmark.
+MAPS_READY = ("n => (window.__aelabMaps || []).length >= n"
+              " && window.__aelabMaps.every(m => m.decodes > 0 && m.data)")
+PROBE_SCREEN = """name => {
+  const m = window.__aelabMaps.find(m => m.data.model.startsWith(name + ':'));
+  const r = m.canvas.getBoundingClientRect(); const d = window.devicePixelRatio || 1;
+  const [sx, sy] = m.toScreen(m.probe.x, m.probe.y);
+  return {x: r.left + sx / d, y: r.top + sy / d, left: r.left, top: r.top, width: r.width, height: r.height,
+          probe: [m.probe.x, m.probe.y], decodes: m.decodes};
+}"""
