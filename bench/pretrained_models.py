@@ -5,6 +5,11 @@ Run: python bench/pretrained_models.py
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
+
 import time
 
 from aelab import checkpoint, data, pretrained

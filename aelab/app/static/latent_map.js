@@ -255,7 +255,7 @@ class LatentMap {
     const dpr = window.devicePixelRatio || 1;
     const onProbe = Math.hypot(px - sx, py - sy) <= PROBE_GRAB_PX * dpr;
     this.drag = { mode: onProbe ? "probe" : "pan", sx, sy, x, y, moved: false, view: { ...this.view } };
-    this.canvas.setPointerCapture(event.pointerId);
+    try { this.canvas.setPointerCapture(event.pointerId); } catch { /* synthetic pointers have no capture */ }
     this.canvas.classList.add("dragging");
     this.hideTooltip();
     if (onProbe) this.moveProbe(x, y);
@@ -331,6 +331,7 @@ class LatentMap {
   reportProbe(picked) {
     const x = Number(this.probe.x.toFixed(5)), y = Number(this.probe.y.toFixed(5));
     this.lastDataProbe = [x, y];
+    this.reportedAt = performance.now();  // for the benchmark: release-to-server latency
     this.setStateValue("probe", { x, y, picked, view: this.viewBounds() });
   }
 
