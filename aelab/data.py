@@ -166,7 +166,7 @@ def mnist5k(cache_dir: Path | None = None) -> ImageSet:
     arrays = _read_mnist5k_cache(cache_file)
     if arrays is None:
         arrays = _parse_mnist5k()
-        _write_npz_atomically(cache_file, images=arrays[0], labels=arrays[1])
+        write_npz_atomically(cache_file, images=arrays[0], labels=arrays[1])
     images, labels = arrays
     return ImageSet(images.astype(np.float32) / 255.0, labels, "mnist5k")
 
@@ -194,7 +194,7 @@ def _read_mnist5k_cache(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
     return (images, labels) if usable else None
 
 
-def _write_npz_atomically(path: Path, **arrays: np.ndarray) -> None:
+def write_npz_atomically(path: Path, **arrays: np.ndarray) -> None:
     """Write a compressed .npz via a temp file and os.replace; warn instead of failing."""
     tmp_name = None
     try:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 import streamlit as st
 
-from .. import explore, projection
+from .. import layouts, projection
 from ..models import VAE
 from . import payload, resources
 
@@ -53,42 +52,47 @@ def model_map(entry: resources.ModelEntry, requested_method: str) -> ModelMap:
 def _model_map(entry: resources.ModelEntry, method: str) -> ModelMap:
     model = resources.load_model(entry.path).model
     codes, sigma, labels = resources.encoded(entry.path, entry.data)
-    if method == "latent":
-        points, inverse, exact, to_latent = codes, payload.identity_inverse(), True, _identity
-        prior = {"center": [0.0, 0.0], "radii": [1, 2, 3]} if isinstance(model, VAE) else None
-        note = ""
-    else:
-        fitted = _projection(entry.path, entry.data, method)
-        points = fitted.transform(codes)
-        exact = bool(fitted.exact)
-        if method == "pca":
-            inverse, to_latent = payload.linear_inverse(fitted.mean_, fitted.components_), fitted.inverse_transform
-            centre = -(fitted.components_ @ fitted.mean_)  # where N(0, I) projects to
-            prior = {"center": [float(centre[0]), float(centre[1])], "radii": [1, 2, 3]} \
-                if isinstance(model, VAE) else None
-        else:
-            bounds = explore.data_bounds(points)
-            grid = _umap_grid(entry.path, entry.data, tuple(bounds))
-            inverse = payload.grid_inverse(grid, bounds[:2], bounds[2:])
-            to_latent = partial(projection.bilinear, grid, bounds[:2], bounds[2:])  # what the browser does
-            prior = None
-        note = (f"{entry.latent_dim}-D latent shown through {method.upper()}: "
-                + ("decodes on this plane are exact for the plane, which misses the other dimensions."
-                   if method == "pca" else "decodes go through UMAP's approximate inverse."))
+    plane = {"latent": _latent_plane, "pca": _pca_plane, "umap": _umap_plane}[method]
+    points, inverse, to_latent, prior_centre = plane(entry, codes)
+    prior = {"center": prior_centre, "radii": [1, 2, 3]} if isinstance(model, VAE) and prior_centre else None
+    note = "" if method == "latent" else (
+        f"{entry.latent_dim}-D latent shown through {method.upper()}: "
+        + ("decodes are exact on this plane, which leaves out the other dimensions."
+           if method == "pca" else "decodes go through UMAP's approximate inverse."))
     static = payload.static_payload(f"{entry.name}:{method}", model, points, labels, inverse, sigma, prior, note)
-    return ModelMap(entry, codes, np.asarray(points, np.float32), labels, method, exact, static, to_latent)
+    return ModelMap(entry, codes, np.asarray(points, np.float32), labels, method, method != "umap", static, to_latent)
 
 
-@st.cache_resource(show_spinner="Fitting the projection (UMAP takes a while the first time)...", max_entries=16)
+def _latent_plane(entry, codes):
+    """A 2-D latent is its own map; the prior N(0, I) is centred on the origin."""
+    return codes, payload.identity_inverse(), _identity, [0.0, 0.0]
+
+
+def _pca_plane(entry, codes):
+    """PCA's plane; its inverse is linear and exact, and N(0, I) projects to a unit Gaussian at -C mean."""
+    fitted = _projection(entry.path, entry.data, "pca")
+    centre = -(fitted.components_ @ fitted.mean_)
+    inverse = payload.linear_inverse(fitted.mean_, fitted.components_)
+    return fitted.transform(codes), inverse, fitted.inverse_transform, [float(centre[0]), float(centre[1])]
+
+
+def _umap_plane(entry, codes):
+    """UMAP's layout; the browser and the server both interpolate the same inverse grid."""
+    layout = _umap_layout(entry.path, entry.data)
+    inverse = payload.grid_inverse(layout.grid, layout.bounds[:2], layout.bounds[2:])
+    return layout.points, inverse, layout.to_latent, None
+
+
+@st.cache_resource(show_spinner="Fitting the projection...", max_entries=16)
 def _projection(path: str, spec: str, method: str):
+    return projection.make_projection(method, seed=0).fit(resources.encoded(path, spec)[0])
+
+
+@st.cache_resource(show_spinner="Laying out the codes with UMAP (about a minute the first time, then cached "
+                                "on disk)...", max_entries=16)
+def _umap_layout(path: str, spec: str) -> layouts.Layout:
     projection.configure_numba_cache()
-    codes = resources.encoded(path, spec)[0]
-    return projection.make_projection(method, seed=0).fit(codes)
-
-
-@st.cache_resource(show_spinner="Inverting UMAP on a grid...", max_entries=16)
-def _umap_grid(path: str, spec: str, bounds: tuple[float, float, float, float]) -> np.ndarray:
-    return projection.inverse_grid(_projection(path, spec, "umap"), bounds[:2], bounds[2:], resolution=24)
+    return layouts.umap_layout(resources.encoded(path, spec)[0])
 
 
 def _identity(points: np.ndarray) -> np.ndarray:
