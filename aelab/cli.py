@@ -13,8 +13,9 @@ from typing import Any
 
 import torch
 
-from . import __version__, checkpoint, data, losses, pretrained
+from . import __version__, checkpoint, data, losses, pretrained, regularity
 from .errors import AelabError, DataError
+from .judge import judge_for
 from .metrics import evaluate
 from .models import KINDS, REGISTRY
 from .train import EpochLog, TrainConfig, train_model
@@ -77,9 +78,18 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(run=_cmd_eval)
 
+    cmp = sub.add_parser("compare", help="measure two models' continuity and completeness side by side")
+    cmp.add_argument("model_dirs", type=Path, nargs=2, metavar="DIR")
+    cmp.add_argument("--data", default=None, help="data spec (default: the data the first model was trained on)")
+    cmp.add_argument("--pairs", type=int, default=500, help="interpolation paths for continuity (default 500)")
+    cmp.add_argument("--samples", type=int, default=2000, help="sampled codes for completeness (default 2000)")
+    cmp.add_argument("--json", action="store_true", help="print one JSON object")
+    cmp.set_defaults(run=_cmd_compare)
+
     pre = sub.add_parser("pretrained", help="retrain the shipped models from scratch")
     pre.add_argument("--out", type=Path, default=None, help="folder (default: the shipped pretrained/)")
-    pre.add_argument("--only", nargs="*", choices=[r.name for r in pretrained.RECIPES], help="just these models")
+    pre.add_argument("--only", nargs="*", choices=[r.name for r in pretrained.RECIPES] + [pretrained.JUDGE_DIR],
+                     help="just these models (or the judge classifier)")
     pre.set_defaults(run=_cmd_pretrained)
 
     info = sub.add_parser("info", help="show a saved model's config")
@@ -156,13 +166,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     loaded = checkpoint.load(args.model_dir)
-    spec = args.data or loaded.info.get("data", {}).get("spec", "mnist5k")
-    held_out = data.load_splits(spec, seed=loaded.info.get("training", {}).get("seed", 0)).val
-    if held_out.image_shape != loaded.model.image_shape:
-        raise DataError(
-            f"the model {args.model_dir} works on {loaded.model.image_shape[0]}x{loaded.model.image_shape[1]} "
-            f"images, but {spec} has {held_out.image_shape[0]}x{held_out.image_shape[1]} images"
-        )
+    held_out = _held_out_for(loaded, args.data).val
     metrics = evaluate(loaded.model, held_out.images)
     if args.json:
         print(json.dumps(metrics))
@@ -170,6 +174,50 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(f"{loaded.info['kind']} model {args.model_dir} on {held_out.name}:")
         _print_metrics(metrics)
     return 0
+
+
+def _held_out_for(loaded: checkpoint.Checkpoint, spec: str | None) -> data.Splits:
+    """The data a model is evaluated on (its own by default), checked against its image size."""
+    spec = spec or loaded.info.get("data", {}).get("spec", "mnist5k")
+    splits = data.load_splits(spec, seed=loaded.info.get("training", {}).get("seed", 0))
+    if splits.val.image_shape != loaded.model.image_shape:
+        (h, w), (dh, dw) = loaded.model.image_shape, splits.val.image_shape
+        raise DataError(f"the model {loaded.path} works on {h}x{w} images, but {spec} has {dh}x{dw} images")
+    return splits
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    first, second = (checkpoint.load(d) for d in args.model_dirs)
+    problem = regularity.comparability_problem(first.model, second.model)
+    if problem:
+        raise AelabError(f"cannot compare {first.path} and {second.path}: {problem}.")
+    if args.pairs < 2 or args.samples < 10:
+        raise AelabError("--pairs must be at least 2 and --samples at least 10")
+    splits = _held_out_for(first, args.data)
+    _held_out_for(second, splits.spec)
+    judge = judge_for(splits, pretrained.judge_dir())
+    names = [first.name, second.name] if first.name != second.name else [str(first.path), str(second.path)]
+    report = {"models": {
+        name: regularity.measure(loaded.model, splits.train.images, splits.val.images, judge,
+                                 pairs=args.pairs, samples=args.samples)
+        for name, loaded in zip(names, (first, second), strict=True)
+    }}
+    if args.json:
+        print(json.dumps(report))
+    else:
+        _print_comparison(report, splits.val.name)
+    return 0
+
+
+def _print_comparison(report: dict, data_name: str) -> None:
+    names = list(report["models"])
+    print(f"on {data_name} (lower is better everywhere):")
+    print(f"  {'measure':<40}" + "".join(f"{n:>16}" for n in names))
+    for group in ("continuity", "completeness"):
+        for key in report["models"][names[0]][group]:
+            values = [report["models"][n][group][key] for n in names]
+            shown = "".join(f"{v:>16.4g}" if isinstance(v, float) else f"{v:>16}" for v in values)
+            print(f"  {group + '.' + key:<40}{shown}")
 
 
 def _cmd_pretrained(args: argparse.Namespace) -> int:

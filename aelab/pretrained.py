@@ -51,7 +51,12 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("ae-16d", "ae", _MLP | {"latent_dim": 16}, _TRAINING, description="plain AE, 16-D latent"),
     Recipe("vae-16d", "vae", _MLP | {"latent_dim": 16, "beta": 1.0}, _TRAINING,
            description="VAE, beta=1, 16-D latent"),
+    # The beta slider: the same 2-D VAE with a lighter or heavier KL term.
+    *(Recipe(f"vae-2d-beta{beta:g}", "vae", _MLP | {"latent_dim": 2, "beta": beta}, _TRAINING,
+             description=f"VAE, beta={beta:g}, 2-D latent", tags=("beta",))
+      for beta in (0.25, 0.5, 2.0, 4.0)),
 )
+JUDGE_DIR = "judge"  # the digit classifier whose features judge samples (see aelab.judge)
 
 
 def default_dir() -> Path:
@@ -99,10 +104,29 @@ def build_all(
             "train_seconds": round(info["fit"]["seconds"], 1),
             "training": info["training"],
         }
+    if names is None or JUDGE_DIR in names:
+        build_judge(out, log)
     order = [r.name for r in RECIPES]
     ordered = sorted(entries.values(), key=lambda e: order.index(e["name"]) if e["name"] in order else len(order))
     _write_json_atomic(out / INDEX_NAME, {"models": ordered})
     return ordered
+
+
+def build_judge(out: Path, log: Callable[[str], None] = print) -> None:
+    """Train the judge classifier on the embedded digits' training split and save it."""
+    from . import data, judge  # judge imports torch; only needed when rebuilding
+
+    splits = data.load_splits("mnist5k")
+    tic = time.perf_counter()
+    classifier = judge.train_judge(splits)
+    accuracy = classifier.accuracy(splits.val.images, splits.val.labels)
+    judge.save_judge(classifier, out / JUDGE_DIR, {"data": "mnist5k", "val_accuracy": accuracy})
+    log(f"  judge: {time.perf_counter() - tic:.1f} s, held-out accuracy {accuracy:.3f}")
+
+
+def judge_dir(directory: Path | None = None) -> Path:
+    """Where the shipped judge classifier lives."""
+    return (directory or default_dir()) / JUDGE_DIR
 
 
 def _existing_entries(out: Path) -> list[dict[str, Any]]:

@@ -16,8 +16,6 @@ from . import resources, urlstate
 from .latent_map import latent_map
 from .maps import ModelMap, model_map
 
-MAX_MODELS = 4
-
 
 def render() -> None:
     """Draw the page: pick models, explore their maps, interpolate between two points."""
@@ -44,15 +42,17 @@ def render() -> None:
     urlstate.settle(maps)
     for notice in st.session_state.pop("ex_notices", []):
         st.warning(notice)
-    _map_grid(maps)
+    maps_area = st.container()  # drawn after the interpolation controls, so A and B reach the maps at once
     _interpolation(maps)
+    with maps_area:
+        _map_grid(maps)
     urlstate.write(maps)
 
 
 def _controls(entries: dict[str, resources.ModelEntry]) -> None:
     left, middle, right = st.columns([3, 1, 2])
     left.multiselect("Models (up to four, side by side)", list(entries), key="ex_models",
-                     max_selections=MAX_MODELS, format_func=lambda n: f"{n}: {entries[n].description}")
+                     max_selections=urlstate.MAX_MODELS, format_func=lambda n: f"{n}: {entries[n].description}")
     middle.radio("Projection for latents > 2-D", ["pca", "umap"], key="ex_projection",
                  format_func=str.upper, help="PCA decodes exactly on its plane; UMAP's inverse is approximate.")
     with right:
@@ -82,7 +82,7 @@ def _one_map(m: ModelMap) -> None:
         "segment": segment,
         "link_group": "latent-2d" if m.method == "latent" else None,
     }
-    latent_map(f"map-{name}", m.static | dynamic, on_change=lambda: urlstate.on_map_change(m))
+    latent_map(urlstate.component_key(m), m.static | dynamic, on_change=lambda: urlstate.on_map_change(m))
     image = explore.decode_at(resources.load_model(m.entry.path).model, np.array([probe]), m.to_latent)[0]
     left, right = st.container(key=f"server-{name}").columns([1, 2])
     left.image(resources.to_png_array(image, scale=4), output_format="PNG", width=112)

@@ -17,6 +17,7 @@ from . import resources
 from .maps import ModelMap
 
 FLAGS = {"manifold": "ex_manifold", "sigma": "ex_sigma", "prior": "ex_prior"}
+MAX_MODELS = 4
 
 
 def restore(entries: dict[str, resources.ModelEntry]) -> None:
@@ -26,14 +27,17 @@ def restore(entries: dict[str, resources.ModelEntry]) -> None:
     st.session_state.ex_restored = True
     params = st.query_params
     notices: list[str] = []
-    names = [n for n in params.get("models", "").split(",") if n]
-    unknown = [n for n in names if n not in entries]
-    names = [n for n in names if n in entries][:4]
+    asked = [n for n in params.get("models", "").split(",") if n]
+    dims = dict(zip(asked, params.get("dims", "").split(","), strict=False))  # paired before any is dropped
+    unknown = [n for n in asked if n not in entries]
+    names = [n for n in asked if n in entries]
     if unknown:
         notices.append(f"The link names model(s) that are not available: {', '.join(unknown)}. "
                        "Showing the others, or the default model.")
-    dims = params.get("dims", "").split(",")
-    changed = [n for n, d in zip(names, dims, strict=False) if d and d != str(entries[n].latent_dim)]
+    if len(names) > MAX_MODELS:
+        notices.append(f"At most {MAX_MODELS} models fit side by side; {', '.join(names[MAX_MODELS:])} left out.")
+        names = names[:MAX_MODELS]
+    changed = [n for n in names if dims.get(n) and dims[n] != str(entries[n].latent_dim)]
     if changed:
         notices.append(f"The latent size of {', '.join(changed)} changed since the link was made; "
                        "its probe and view were reset.")
@@ -71,8 +75,14 @@ def _probe_key(m: ModelMap) -> str:
     return "latent-2d" if m.method == "latent" else f"{m.entry.name}:{m.method}"
 
 
+def component_key(m: ModelMap) -> str:
+    """One component per model and plane, so a state reported on one plane never lands on another."""
+    return f"map-{m.entry.name}-{m.method}"
+
+
 def settle(maps: list[ModelMap]) -> None:
     """Give every shown map a valid view and probe (from the URL on first use, else defaults)."""
+    st.session_state.ex_latent_maps = {m.entry.name for m in maps if m.method == "latent"}
     for i, m in enumerate(maps):
         bounds = m.static["data_bounds"]
         view_key = f"{m.entry.name}:{m.method}"
@@ -117,7 +127,7 @@ def view_for(m: ModelMap) -> list[float]:
 
 def on_map_change(m: ModelMap) -> None:
     """The component reported a released probe or a new view: validate and keep it."""
-    state = st.session_state.get(f"map-{m.entry.name}") or {}
+    state = st.session_state.get(component_key(m)) or {}
     probe, view = state.get("probe"), state.get("view")
     if isinstance(probe, dict) and _finite(probe.get("x"), probe.get("y")):
         st.session_state.ex_probes[_probe_key(m)] = (float(probe["x"]), float(probe["y"]))
@@ -125,9 +135,8 @@ def on_map_change(m: ModelMap) -> None:
         valid = isinstance(picked, int) and 0 <= picked < len(m.points)
         st.session_state.ex_picked[m.entry.name] = picked if valid else None
         if m.method == "latent":  # the shared probe moved off whatever digit the other 2-D maps had
-            for other in st.session_state.ex_picked:
-                if other != m.entry.name:
-                    st.session_state.ex_picked[other] = None
+            for other in st.session_state.get("ex_latent_maps", set()) - {m.entry.name}:
+                st.session_state.ex_picked[other] = None
     if isinstance(view, list) and len(view) == 4 and _finite(*view) and view[0] < view[1] and view[2] < view[3]:
         st.session_state.ex_views[f"{m.entry.name}:{m.method}"] = [float(v) for v in view]
 
