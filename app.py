@@ -2,9 +2,11 @@
 
 import streamlit as st
 
-from aelab.app import explore
+from aelab.app import compare, explore
 
 st.set_page_config(page_title="aelab", page_icon=":material/blur_on:", layout="wide")
-page = st.navigation([st.Page(explore.render, title="Latent explorer", icon=":material/scatter_plot:",
-                              url_path="explore", default=True)])
+page = st.navigation([
+    st.Page(explore.render, title="Latent explorer", icon=":material/scatter_plot:", url_path="explore", default=True),
+    st.Page(compare.render, title="VAE vs AE", icon=":material/compare:", url_path="compare"),
+])
 page.run()

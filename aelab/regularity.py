@@ -187,3 +187,23 @@ def comparability_problem(a: Autoencoder, b: Autoencoder) -> str | None:
                 "decodes sharper and samples land differently, so the figures would measure the size, not "
                 "the training. Compare models with the same latent size")
     return None
+
+
+# The measures a comparison reports, as (group, key); lower is better for each.
+COMPARED = (("continuity", "jump_ratio_median"), ("continuity", "jump_ratio_p90"),
+            ("continuity", "sensitivity_median"), ("continuity", "sensitivity_p99"),
+            ("completeness", "frechet_distance"), ("completeness", "hole_fraction"))
+TIE = 0.10  # figures within 10% of each other count as a tie
+
+
+def winner(first: float, second: float, names: tuple[str, str] = ("first", "second")) -> str:
+    """Which of two lower-is-better figures wins, or "tie" when within :data:`TIE` of each other."""
+    if abs(first - second) <= TIE * max(abs(first), abs(second), 1e-12):
+        return "tie"
+    return names[0] if first < second else names[1]
+
+
+def verdict(figures_a: dict, figures_b: dict, names: tuple[str, str]) -> dict[str, str]:
+    """For each compared measure ("group.key"), the name of the more regular model, or "tie"."""
+    return {f"{group}.{key}": winner(figures_a[group][key], figures_b[group][key], names)
+            for group, key in COMPARED}

@@ -144,7 +144,7 @@ def test_url_restores_models_probe_and_toggles():
     assert at.toggle(key="ex_manifold").value is True
     assert at.toggle(key="ex_sigma").value is False
     assert all(d["show_manifold"] and d["probe"] == [1.0, -1.0] for d in _maps(at).values())
-    assert all(d["link_group"] == "latent-2d" for d in _maps(at).values())  # 2-D maps share the probe
+    assert all(d["link"] == {"group": "explorer-2d", "mode": "coords"} for d in _maps(at).values())  # shared probe
     assert not _warnings(at)
 
 

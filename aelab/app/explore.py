@@ -80,7 +80,7 @@ def _one_map(m: ModelMap) -> None:
         "show_sigma": st.session_state.ex_sigma,
         "prior": m.static["prior"] if st.session_state.ex_prior else None,
         "segment": segment,
-        "link_group": "latent-2d" if m.method == "latent" else None,
+        "link": {"group": "explorer-2d", "mode": "coords"} if m.method == "latent" else None,
     }
     latent_map(urlstate.component_key(m), m.static | dynamic, on_change=lambda: urlstate.on_map_change(m))
     image = explore.decode_at(resources.load_model(m.entry.path).model, np.array([probe]), m.to_latent)[0]

@@ -110,6 +110,25 @@ function paintImage(ctx, pixels, width, height, invert = false) {
   ctx.putImageData(img, 0, 0);
 }
 
+// A (R, R) grid of values in [0, 1] (row 0 at the bottom) as a translucent red image.
+function buildHoleImage(spec) {
+  const values = b64ToFloat32(spec.grid);
+  const R = spec.resolution;
+  const image = document.createElement("canvas");
+  image.width = R; image.height = R;
+  const ctx = image.getContext("2d");
+  const pixels = ctx.createImageData(R, R);
+  for (let r = 0; r < R; r++) {
+    for (let c = 0; c < R; c++) {
+      const o = 4 * ((R - 1 - r) * R + c);  // flip: the image's first row is the top
+      pixels.data[o] = 214; pixels.data[o + 1] = 39; pixels.data[o + 2] = 40;
+      pixels.data[o + 3] = Math.round(150 * values[r * R + c]);
+    }
+  }
+  ctx.putImageData(pixels, 0, 0);
+  return { image, xRange: spec.x_range, yRange: spec.y_range };
+}
+
 // ---- one map instance -------------------------------------------------------------------
 
 const TEMPLATE = `
@@ -191,6 +210,10 @@ class LatentMap {
     const probeChanged = JSON.stringify(data.probe) !== JSON.stringify(this.lastDataProbe);
     if ((probeChanged || !this.probe) && !this.drag) this.probe = { x: data.probe[0], y: data.probe[1] };
     this.lastDataProbe = data.probe;
+    if ((data.holes && data.holes.grid) !== this.holesSource) {
+      this.holesSource = data.holes && data.holes.grid;
+      this.holes = data.holes ? buildHoleImage(data.holes) : null;
+    }
     this.note.textContent = data.note || "";
     this.canvas.dataset.model = data.model;
     this.invalidate(true);
@@ -313,26 +336,43 @@ class LatentMap {
     this.wheelTimer = setTimeout(() => this.reportView(), 300);
   }
 
+  // Linked maps follow the probe: "coords" links share its coordinates (maps of the same
+  // latent plane); "digits" links move each map's probe to its own code of the digit
+  // nearest the probe (maps of different models of the same data).
   moveProbe(x, y, broadcast = true) {
     this.probe = { x, y };
-    if (broadcast && this.data.link_group) {
-      window.dispatchEvent(new CustomEvent("aelab-probe", {
-        detail: { x, y, group: this.data.link_group, source: this.id },
-      }));
+    const link = this.data.link;
+    if (broadcast && link) {
+      const detail = { group: link.group, mode: link.mode, source: this.id, x, y };
+      if (link.mode === "digits") detail.index = this.nearestIndex(x, y);
+      window.dispatchEvent(new CustomEvent("aelab-probe", { detail }));
     }
     this.scheduleFrame();
   }
 
-  linkedProbe({ x, y, group, source }) {
-    if (source === this.id || !this.data || group !== this.data.link_group || this.drag) return;
-    this.moveProbe(x, y, false);
+  linkedProbe({ x, y, index, group, mode, source }) {
+    const link = this.data && this.data.link;
+    if (source === this.id || !link || link.group !== group || link.mode !== mode || this.drag) return;
+    if (mode === "digits") this.moveProbe(this.points.x[index], this.points.y[index], false);
+    else this.moveProbe(x, y, false);
+  }
+
+  nearestIndex(x, y) {  // the data point nearest a latent position
+    const { x: xs, y: ys } = this.points;
+    let best = 0, bestD = Infinity;
+    for (let i = 0; i < xs.length; i++) {
+      const d = (xs[i] - x) ** 2 + (ys[i] - y) ** 2;
+      if (d < bestD) { bestD = d; best = i; }
+    }
+    return best;
   }
 
   reportProbe(picked) {
     const x = Number(this.probe.x.toFixed(5)), y = Number(this.probe.y.toFixed(5));
     this.lastDataProbe = [x, y];
     this.reportedAt = performance.now();  // for the benchmark: release-to-server latency
-    this.setStateValue("probe", { x, y, picked, view: this.viewBounds() });
+    const nearest = this.data.link && this.data.link.mode === "digits" ? this.nearestIndex(x, y) : null;
+    this.setStateValue("probe", { x, y, picked, nearest, view: this.viewBounds() });
   }
 
   reportView() {
@@ -391,6 +431,7 @@ class LatentMap {
     ctx.fillStyle = "#fff";
     ctx.fillRect(0, 0, w, h);
     if (this.data.show_manifold && this.manifold) this.drawManifold(ctx);
+    if (this.holes) this.drawHoles(ctx);
     this.drawGrid(ctx, w, h, dpr);
     if (this.data.prior) this.drawPrior(ctx, dpr);
     this.drawPoints(ctx, dpr);
@@ -526,6 +567,15 @@ class LatentMap {
     ctx.globalAlpha = 0.9;
     ctx.drawImage(m.sheet, sx, sy, MANIFOLD_TILES * m.tile * k, m.rows * m.tile * k);
     ctx.globalAlpha = 1;
+  }
+
+  // The hole map: red where the data never put a code, so decodes there are untrustworthy.
+  drawHoles(ctx) {
+    const { image, xRange, yRange } = this.holes;
+    const [left, top] = this.toScreen(xRange[0], yRange[1]);
+    const [right, bottom] = this.toScreen(xRange[1], yRange[0]);
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(image, left, top, right - left, bottom - top);
   }
 
   // ---- hover -------------------------------------------------------------------------------
