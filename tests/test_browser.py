@@ -195,3 +195,20 @@ def test_bad_links_show_a_message_and_a_default_view(page):
     assert any("probe" in text for text in alerts)
     probe = _js(page, "[m.probe.x, m.probe.y]", "vae-2d")
     assert all(np.isfinite(probe))
+
+
+def test_compare_page_links_the_two_maps_by_digit(browser_page, app_url):
+    """Dragging the AE's probe moves the VAE's probe onto its own code of the digit nearest the AE's probe."""
+    browser_page.goto(f"{app_url}/compare")
+    browser_page.wait_for_function(devtools.MAPS_READY, arg=2, timeout=90_000)
+    page = browser_page
+    assert page.locator('[data-testid="stException"]').count() == 0
+    _drag_probe(page, "ae-2d", dx=70, dy=-50, steps=6)
+    nearest = _js(page, "m.nearestIndex(m.probe.x, m.probe.y)", "ae-2d")
+    vae_probe = _js(page, "[m.probe.x, m.probe.y]", "vae-2d")
+    vae_point = _js(page, f"[m.points.x[{nearest}], m.points.y[{nearest}]]", "vae-2d")
+    assert vae_probe == pytest.approx(vae_point)
+    # after the release the server draws both neighbourhoods at the linked probes: no error, two strips
+    page.wait_for_timeout(1500)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_text("Probe, then a tiny circle around it").count() == 2

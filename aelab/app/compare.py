@@ -46,7 +46,7 @@ def render() -> None:
     ae, vae = (model_map(entry, "pca") for entry in pair)
     figures = {m.entry.name: _measures(m.entry.path, m.entry.data) for m in (ae, vae)}
     _maps(ae, vae)
-    _verdict(ae.entry.name, vae.entry.name, figures)
+    _verdict(ae.entry.name, vae.entry.name, figures, ae.entry.latent_dim)
     _beta_table(st.session_state.cmp_vaes)
     _interpolations(ae, vae)
     _samples(ae, vae)
@@ -161,7 +161,7 @@ def _neighbourhood(m: ModelMap, probe: tuple[float, float]) -> None:
                      f"largest {change.max():.2f}")
 
 
-def _verdict(ae_name: str, vae_name: str, figures: dict) -> None:
+def _verdict(ae_name: str, vae_name: str, figures: dict, latent_dim: int) -> None:
     st.subheader("Measured", anchor=False)
     winners = regularity.verdict(figures[ae_name], figures[vae_name], ("AE", "VAE"))
     rows, wins = [], {"VAE": [], "AE": [], "tie": []}
@@ -180,9 +180,10 @@ def _verdict(ae_name: str, vae_name: str, figures: dict) -> None:
     if wins["tie"]:
         lines.append(f"No real difference on: {', '.join(wins['tie'])}.")
     if wins["AE"]:
-        lines.append(f"**The plain AE does as well or better** on: {', '.join(wins['AE'])}. The VAE's advantage "
-                     "is not universal: with enough latent dimensions the AE's codes fill a fitted Gaussian well "
-                     "enough, and its sharper decoder makes samples that look more like digits.")
+        lines.append(f"**The plain AE does better** on: {', '.join(wins['AE'])}. The VAE's advantage is not "
+                     "universal" + (": with this many latent dimensions the AE's codes fill a fitted Gaussian well "
+                     "enough, and its sharper decoder makes samples that look more like digits." if latent_dim > 2
+                                    else "."))
     recon = (figures[ae_name].get("recon_bce"), figures[vae_name].get("recon_bce"))
     if None not in recon:
         lines.append(f"Reconstruction error (BCE, nats per image): {recon[0]:.1f} for the AE, "
