@@ -140,7 +140,7 @@ def test_best_validation_weights_are_kept(train_val, tiny_model):
         if log.epoch == 2:
             with torch.no_grad():
                 for p in model.parameters():
-                    p.copy_(3 * torch.randn_like(p))
+                    p.add_(0.5 * torch.randn_like(p))  # worse, but not the explosion that counts as divergence
 
     result = fit(model, tr, va, TrainConfig(epochs=3, **FAST), callback=wreck_after_two)
     val = [log.val["loss"] for log in result.history]
@@ -250,3 +250,28 @@ def test_evaluate_loss_is_repeatable_and_leaves_the_global_rng_alone(tiny_model,
     assert torch.equal(torch.rand(3), expected_next)
     assert evaluate_loss(model, digits_batch, seed=7, batch_size=10) == first
     assert evaluate_loss(model, digits_batch, seed=8, batch_size=10) != first
+
+
+def test_an_exploding_validation_loss_counts_as_divergence(monkeypatch, train_val, tiny_model):
+    tr, va = train_val
+    val_losses = iter([1.0, 2.0, 1000.0, 1.0])
+    real = train.evaluate_loss
+    monkeypatch.setattr(train, "evaluate_loss", lambda *a, **k: real(*a, **k) | {"loss": next(val_losses)})
+    result = fit(tiny_model("ae"), tr, va, TrainConfig(epochs=4, **FAST))
+    assert result.stop_reason == "diverged" and "exploded" in result.message
+    assert result.best_epoch == 1 and len(result.history) == 2
+
+
+def test_on_batch_is_called_every_batch_and_can_stop_mid_epoch(train_val, tiny_model):
+    tr, va = train_val
+    calls = []
+
+    def stop_in_second_epoch(epoch: int, batch: int, batches: int) -> bool:
+        calls.append((epoch, batch, batches))
+        return epoch == 2 and batch == 3
+
+    result = fit(tiny_model("ae"), tr, va, TrainConfig(epochs=5, **FAST), on_batch=stop_in_second_epoch)
+    batches = -(-len(tr) // FAST["batch_size"])
+    assert calls[:batches] == [(1, b, batches) for b in range(batches)]
+    assert calls[-1] == (2, 3, batches)
+    assert result.stop_reason == "stopped" and len(result.history) == 1 and result.best_epoch == 1
