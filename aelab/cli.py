@@ -7,7 +7,6 @@ import inspect
 import json
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,11 @@ import torch
 
 from . import __version__, checkpoint, data, losses, pretrained, regularity
 from .errors import AelabError, DataError
+from .jobs import save_trained
 from .judge import judge_for
 from .metrics import evaluate
 from .models import KINDS, REGISTRY
+from .models.base import ARCHITECTURES
 from .train import EpochLog, TrainConfig, train_model
 
 # Options that only some kinds take: CLI flag -> constructor argument.
@@ -55,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--hidden", type=_widths, default=[512, 256], help="hidden widths, e.g. 512,256")
     train.add_argument("--loss", dest="recon_loss", choices=list(losses.RECON_LOSSES), default="bce",
                        help="reconstruction loss (default bce)")
+    train.add_argument("--arch", choices=list(ARCHITECTURES), default="mlp",
+                       help="mlp (default; decodes live in the browser) or conv (image sides divisible by 4)")
     for name, options in MODEL_OPTIONS.items():
         train.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None, **options)
     defaults = TrainConfig()
@@ -111,7 +114,8 @@ def _widths(text: str) -> list[int]:
 def model_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The constructor arguments for ``args.model``; an option meant for another kind is an error."""
     accepted = inspect.signature(REGISTRY[args.model].__init__).parameters
-    settings = {"latent_dim": args.latent_dim, "hidden": args.hidden, "recon_loss": args.recon_loss}
+    settings = {"latent_dim": args.latent_dim, "hidden": args.hidden, "recon_loss": args.recon_loss,
+                "arch": args.arch}
     for name in MODEL_OPTIONS:
         value = getattr(args, name)
         if value is None:
@@ -136,17 +140,7 @@ def train_and_save(
         raise AelabError(f"{result.message} No usable model was produced, so nothing was saved.")
     if result.message:
         print(f"note: {result.message}", file=sys.stderr)
-    info = {
-        "description": description,
-        "data": {"spec": spec, "image_shape": list(splits.train.image_shape),
-                 "n_train": len(splits.train), "n_val": len(splits.val)},
-        "training": asdict(config),
-        "fit": result.summary(),
-        "history": [{"epoch": h.epoch, "train": h.train, "val": h.val} for h in result.history],
-        "metrics": evaluate(model, splits.val.images),
-    }
-    checkpoint.save(model, out, info)
-    return info
+    return save_trained(model, result, splits, config, out, description)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

@@ -238,7 +238,11 @@ def train_model(
 ) -> tuple[Autoencoder, FitResult]:
     """Build a model with a seeded initialisation and fit it: the one entry point for CLI and app."""
     config = config or TrainConfig()
-    torch.manual_seed(config.seed)
-    image_shape = tuple(np.asarray(train_images).shape[1:3])
-    model = build(kind, **({"image_shape": image_shape} | model_config))
+    model = make_model(kind, model_config, tuple(np.asarray(train_images).shape[1:3]), config.seed)
     return model, fit(model, train_images, val_images, config, callback, on_batch)
+
+
+def make_model(kind: str, model_config: dict[str, Any], image_shape: tuple[int, int], seed: int) -> Autoencoder:
+    """A model of ``kind`` for images of ``image_shape``, initialised from ``seed``."""
+    torch.manual_seed(seed)
+    return build(kind, **({"image_shape": image_shape} | model_config))

@@ -21,7 +21,7 @@ def render() -> None:
     """Draw the page: pick models, explore their maps, interpolate between two points."""
     st.title("Latent explorer")
     try:
-        entries = {m.name: m for m in resources.shipped_models()}
+        entries = {m.name: m for m in resources.available_models()}
     except AelabError as exc:
         st.error(f"The shipped models could not be read: {exc}")
         return

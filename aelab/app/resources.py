@@ -7,9 +7,20 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
+import torch
 
 from .. import checkpoint, data, explore, pretrained
 from ..checkpoint import Checkpoint
+
+# Small models train as fast on one core, and one thread per training run leaves the
+# other core to the server and to other sessions (two threads on a busy 2-core machine
+# made training many times slower).
+torch.set_num_threads(1)
+
+
+# Colours of digit labels 0-9, as static/latent_map.js draws them.
+LABEL_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +33,11 @@ class ModelEntry:
     latent_dim: int
     data: str
     description: str
+
+
+def available_models() -> list[ModelEntry]:
+    """The shipped models, then this session's own (trained or uploaded here)."""
+    return shipped_models() + list(st.session_state.get("session_models", []))
 
 
 def shipped_models() -> list[ModelEntry]:

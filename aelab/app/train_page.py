@@ -1,0 +1,314 @@
+"""Train a model in the browser: every setting of `python -m aelab train`, live progress,
+loss curves and the latent map forming, epoch by epoch.
+
+Training runs in a background thread (aelab.jobs.TrainingJob); a fragment polls it once a
+second, so the page stays responsive and the user can stop at any time. The result is
+saved in this session's own folder and joins the model pickers of the other pages.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from .. import checkpoint, data
+from ..errors import AelabError
+from ..jobs import TrainingJob
+from ..losses import RECON_LOSSES
+from ..models import KINDS, REGISTRY
+from ..models.dae import CORRUPTIONS
+from ..models.sae import PENALTIES
+from ..train import TrainConfig
+from . import resources, session
+
+LATENT_SIZES = [1, 2, 3, 4, 8, 16, 32, 64, 128, 256]
+LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0, 10.0]
+SPARSITY_WEIGHTS = [0.0, 0.001, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
+BETAS = [0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
+BUILT_IN_DATA = {"mnist5k": "5,000 MNIST digits (28x28)", "digits": "scikit-learn digits (8x8)"}
+
+
+def render() -> None:
+    st.title("Train a model")
+    job: TrainingJob | None = st.session_state.get("train_job")
+    if job is not None and job.running:
+        _live(job)
+        return
+    if job is not None:
+        _finished(job)
+    _settings_form()
+    _my_models()
+
+
+# ---- settings ----------------------------------------------------------------------------------
+
+
+def _settings_form() -> None:
+    st.subheader("Settings", anchor=False)
+    model_col, reg_col, train_col = st.columns(3)
+    with model_col:
+        kind = st.radio("Model", KINDS, key="tr_kind", horizontal=True,
+                        format_func=lambda k: k.upper(), help="; ".join(f"{k.upper()}: {REGISTRY[k].description}"
+                                                                        for k in KINDS))
+        latent = st.select_slider("Latent size", LATENT_SIZES, value=2, key="tr_latent",
+                                  help="Below 784 pixels the code is undercomplete; above, overcomplete.")
+        hidden = st.text_input("Hidden widths", "256,128", key="tr_hidden", help="Comma-separated, e.g. 256,128")
+        loss = st.selectbox("Reconstruction loss", list(RECON_LOSSES), index=list(RECON_LOSSES).index("bce"),
+                            key="tr_loss", help="bce: Bernoulli likelihood (the VAE's ELBO in nats); see "
+                                                "aelab/losses.py for each formula.")
+        arch = st.radio("Architecture", ["mlp", "conv"], key="tr_arch", horizontal=True,
+                        help="MLP decodes live in the explorer; conv needs image sides divisible by 4.")
+    with reg_col:
+        settings = {"latent_dim": latent, "recon_loss": loss, "arch": arch} | _regularizer(kind)
+    with train_col:
+        config_fields = _training_fields()
+    spec, data_note = _data_choice()
+    default_name = _default_name(kind, settings)
+    name = st.text_input("Name", key="tr_name", placeholder=default_name) or default_name
+    try:
+        settings["hidden"] = [int(w) for w in hidden.split(",") if w.strip()]
+        assert settings["hidden"] and min(settings["hidden"]) >= 1
+    except (ValueError, AssertionError):
+        st.error(f"Hidden widths must be positive whole numbers separated by commas, not {hidden!r}.")
+        return
+    if st.button("Train", type="primary", key="tr_start", disabled=spec is None):
+        _start(kind, settings, spec, config_fields, name, data_note)
+
+
+def _regularizer(kind: str) -> dict:
+    """The settings that only this kind takes."""
+    if kind == "dae":
+        corruption = st.selectbox("Corruption", CORRUPTIONS, key="tr_corruption")
+        top = 1.0 if corruption == "gaussian" else 0.95
+        level = st.slider("Noise level" + (" (sigma)" if corruption == "gaussian" else " (fraction of pixels)"),
+                          0.0, top, 0.3, 0.05, key=f"tr_noise_{corruption}")
+        return {"corruption": corruption, "noise_level": level}
+    if kind == "sae":
+        penalty = st.radio("Sparsity penalty", PENALTIES, key="tr_penalty", horizontal=True,
+                           format_func=lambda p: {"l1": "L1 on the code", "kl": "KL to a target rate rho"}[p])
+        weight = st.select_slider("Sparsity weight", SPARSITY_WEIGHTS, value=1.0, key="tr_sparsity")
+        rho = st.slider("Target rate rho", 0.01, 0.5, 0.05, 0.01, key="tr_rho", disabled=penalty != "kl")
+        return {"penalty": penalty, "sparsity_weight": weight, "target_rho": rho}
+    if kind == "vae":
+        return {"beta": st.select_slider("Beta (weight of the KL term)", BETAS, value=1.0, key="tr_beta")}
+    st.caption("A plain AE has no regularizer: it only learns to reconstruct.")
+    return {}
+
+
+def _training_fields() -> dict:
+    defaults = TrainConfig()
+    return {
+        "epochs": st.slider("Epochs", 1, 200, 30, key="tr_epochs"),
+        "lr": st.select_slider("Learning rate", LEARNING_RATES, value=defaults.lr, key="tr_lr",
+                               format_func=lambda v: f"{v:g}"),
+        "batch_size": st.select_slider("Batch size", [16, 32, 64, 128, 256, 512], value=defaults.batch_size,
+                                       key="tr_batch"),
+        "lr_schedule": st.radio("Schedule", ["cosine", "constant"], key="tr_schedule", horizontal=True),
+        "weight_decay": st.select_slider("Weight decay", [0.0, 1e-5, 1e-4, 1e-3], value=0.0, key="tr_wd",
+                                         format_func=lambda v: f"{v:g}"),
+        "patience": st.number_input("Early stopping patience (0 = off)", 0, 100, 0, key="tr_patience") or None,
+        "seed": st.number_input("Seed", 0, 2**31 - 1, 0, key="tr_seed"),
+        "device": st.radio("Device", ["cpu", "cuda"] if _cuda() else ["cpu"], key="tr_device", horizontal=True),
+    }
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _data_choice() -> tuple[str | None, str]:
+    options = [*BUILT_IN_DATA, "upload"]
+    choice = st.radio("Data", options, key="tr_data", horizontal=True,
+                      format_func=lambda o: BUILT_IN_DATA.get(o, "your own (.npz or .zip of PNGs)"))
+    if choice != "upload":
+        return choice, choice
+    upload = st.file_uploader("Images: an .npz with an `images` array (N x H x W, optional `labels`), or a .zip "
+                              "of PNG files (optionally one folder per label)", type=["npz", "zip"], key="tr_upload")
+    if upload is None:
+        return None, ""
+    return _accept_dataset(upload), upload.name
+
+
+def _accept_dataset(upload) -> str | None:
+    """Save an uploaded data set in this session's folder if it reads as images; else say why."""
+    known = st.session_state.setdefault("tr_datasets", {})
+    if upload.file_id in known:
+        return known[upload.file_id]
+    suffix = ".npz" if upload.name.lower().endswith(".npz") else ".zip"
+    folder = session.session_dir() / "data"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{upload.file_id}{suffix}"
+    if upload.size > data.UPLOAD_LIMITS.max_bytes:
+        st.error(f"{upload.name} is {upload.size / 2**20:.0f} MiB; uploads are limited to "
+                 f"{data.UPLOAD_LIMITS.max_bytes / 2**20:.0f} MiB.")
+        return None
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(upload.getvalue())
+    tmp.replace(path)
+    spec = f"{suffix[1:]}:{path}"
+    try:
+        splits = resources.load_data(spec)
+    except AelabError as exc:
+        path.unlink(missing_ok=True)
+        st.error(f"{upload.name} cannot be used: {exc}")
+        return None
+    h, w = splits.train.image_shape
+    st.success(f"{upload.name}: {len(splits.train) + len(splits.val)} images of {h}x{w}"
+               + ("" if splits.train.labels is not None else ", no labels") + ".")
+    known[upload.file_id] = spec
+    return spec
+
+
+def _default_name(kind: str, settings: dict) -> str:
+    extra = {"dae": f"-n{settings.get('noise_level', 0):g}", "sae": f"-s{settings.get('sparsity_weight', 0):g}",
+             "vae": f"-b{settings.get('beta', 1):g}"}.get(kind, "")
+    return f"my-{kind}-{settings['latent_dim']}d{extra}"
+
+
+def _start(kind: str, settings: dict, spec: str, fields: dict, name: str, data_note: str) -> None:
+    try:
+        config = TrainConfig(**fields)
+        splits = resources.load_data(spec, config.seed)
+        REGISTRY[kind](image_shape=splits.train.image_shape, **settings)  # validate before starting
+    except AelabError as exc:
+        st.error(f"These settings cannot be trained: {exc}")
+        return
+    name = session.unique_name(name)
+    description = (f"{REGISTRY[kind].description}, {settings['latent_dim']}-D, "
+                   + ", ".join(f"{k}={v:g}" for k, v in settings.items() if isinstance(v, float))
+                   + f", {config.epochs} epochs on {data_note} (trained here)")
+    job = TrainingJob(kind, settings, splits, config, session.session_dir() / "models" / name, description)
+    st.session_state.train_job = job.start()
+    st.rerun()
+
+
+# ---- live progress -----------------------------------------------------------------------------
+
+
+@st.fragment(run_every=1.0)
+def _live(job: TrainingJob) -> None:
+    if not job.running:
+        st.rerun(scope="app")
+    epoch, batch, batches = job.progress
+    total = job.config.epochs
+    done = min(1.0, max(0.0, (epoch - 1 + batch / max(batches, 1)) / total))
+    left = job.seconds_left()
+    st.progress(done, text=f"Training {job.out.name}: epoch {max(epoch, 1)} of {total}"
+                + (f", about {left:.0f} s left" if left is not None else ""))
+    if st.button("Stop (keeps the best model so far)", key="tr_stop"):
+        job.stop()
+        st.toast("Stopping after this batch...")
+    _curves_and_map(job, len(job.snapshots))
+
+
+def _curves_and_map(job: TrainingJob, epoch: int) -> None:
+    curves, latent = st.columns(2)
+    with curves:
+        st.plotly_chart(_loss_figure(job), key=f"tr_curves_{len(job.history)}", width="stretch")
+    with latent:
+        if epoch >= 1:
+            st.plotly_chart(_map_figure(job, epoch), key=f"tr_map_{epoch}_{len(job.snapshots)}", width="stretch")
+        else:
+            st.caption("The latent map appears after the first epoch.")
+
+
+def _loss_figure(job: TrainingJob) -> go.Figure:
+    fig = go.Figure()
+    history = list(job.history)
+    epochs = [h.epoch for h in history]
+    for term in (history[0].train if history else {}):
+        fig.add_trace(go.Scatter(x=epochs, y=[h.train[term] for h in history], name=f"train {term}",
+                                 mode="lines+markers"))
+        fig.add_trace(go.Scatter(x=epochs, y=[h.val[term] for h in history], name=f"validation {term}",
+                                 mode="lines+markers", line=dict(dash="dot")))
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), title="Loss terms per epoch",
+                      xaxis_title="epoch", yaxis_type="log" if _spans_decades(history) else "linear")
+    return fig
+
+
+def _spans_decades(history) -> bool:
+    values = [v for h in history for v in h.train.values() if v > 0]
+    return bool(values) and max(values) / max(min(values), 1e-12) > 100
+
+
+def _map_figure(job: TrainingJob, epoch: int) -> go.Figure:
+    points = job.snapshots[epoch - 1]
+    labels = job.snapshot_labels
+    fig = go.Figure()
+    colours = resources.LABEL_COLOURS
+    for label in sorted(set(labels.tolist())):
+        mask = labels == label
+        fig.add_trace(go.Scattergl(x=points[mask, 0], y=points[mask, 1], mode="markers", name=str(label),
+                                   marker=dict(size=4, color=colours[label % len(colours)])))
+    plane = "latent" if job.settings["latent_dim"] == 2 else "first two principal components"
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), title=f"Latent map after epoch {epoch} "
+                      f"({plane}, {len(points)} held-out digits)")
+    return fig
+
+
+# ---- after training ------------------------------------------------------------------------------
+
+
+def _finished(job: TrainingJob) -> None:
+    if job.info is not None and not getattr(job, "registered", False):
+        session.add(job.out, job.description)
+        job.registered = True
+    if job.status == "diverged":
+        st.error(f"{job.message}" + (" The last good model was kept." if job.info else ""))
+    elif job.status == "failed" or job.info is None:
+        st.error(job.message or "Training produced no model.")
+    else:
+        stopped = " (stopped early: the best epoch so far was kept)" if job.status == "stopped" else ""
+        st.success(f"Trained {job.out.name}{stopped}. It is now in the latent explorer's model picker.")
+    if job.info is not None:
+        metrics = job.info["metrics"]
+        st.caption("Held-out: " + ", ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in metrics.items()))
+    if job.snapshots:
+        epoch = st.slider("Replay the latent map, epoch by epoch", 1, len(job.snapshots), len(job.snapshots),
+                          key=f"tr_replay_{job.out.name}") if len(job.snapshots) > 1 else 1
+        _curves_and_map(job, epoch)
+    st.divider()
+
+
+def _my_models() -> None:
+    st.subheader("This session's models", anchor=False)
+    upload = st.file_uploader("Upload a model: a .zip with config.json and model.safetensors (as downloaded "
+                              "here). Pickles (.pt, .pkl) are refused: loading one can run code.",
+                              type=["zip"], key="tr_model_upload")
+    if upload is not None:
+        _accept_model(upload)
+    entries = session.models()
+    if not entries:
+        st.caption("Models you train or upload appear here, and in the other pages' pickers, for this session.")
+    for entry in entries:
+        left, right = st.columns([4, 1])
+        left.markdown(f"**{entry.name}**: {entry.description}")
+        right.download_button("Download .zip", data=_zip(entry.path), file_name=f"{entry.name}.zip",
+                              mime="application/zip", key=f"tr_download_{entry.name}")
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _zip(path: str) -> bytes:
+    return checkpoint.export_zip(path)
+
+
+def _accept_model(upload) -> None:
+    done = st.session_state.setdefault("tr_model_uploads", {})
+    if upload.file_id in done:
+        return
+    name = session.unique_name(upload.name.rsplit(".", 1)[0])
+    try:
+        loaded = checkpoint.import_model(upload.getvalue(), session.session_dir() / "models" / name)
+    except AelabError as exc:
+        st.error(f"{upload.name} was not loaded: {exc}")
+        done[upload.file_id] = None
+        return
+    info = loaded.info
+    description = info.get("description") or f"{info['kind'].upper()}, {info['model']['latent_dim']}-D"
+    session.add(loaded.path, f"{description} (uploaded)")
+    done[upload.file_id] = name
+    st.success(f"Loaded {name}: {description}. It is now in the explorer's model picker.")
+    st.rerun()
+

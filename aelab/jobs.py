@@ -1,0 +1,122 @@
+"""Training in the background: a job runs ``fit`` in a thread and records what a UI shows.
+
+Every epoch adds its loss terms and a snapshot of where a fixed set of digits sit in the
+latent space (2-D, through PCA for larger latents), so a page can draw live curves and
+replay the map forming. ``stop()`` is honoured within one batch; the best weights so far
+are kept and saved either way.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import checkpoint, explore
+from .data import Splits
+from .metrics import evaluate
+from .models import Autoencoder
+from .train import EpochLog, FitResult, TrainConfig, fit, make_model
+
+
+def save_trained(model: Autoencoder, result: FitResult, splits: Splits, config: TrainConfig, out: Path,
+                 description: str = "") -> dict[str, Any]:
+    """Evaluate on the held-out split and save the model with everything about its training."""
+    info = {
+        "description": description,
+        "data": {"spec": splits.spec, "image_shape": list(splits.train.image_shape),
+                 "n_train": len(splits.train), "n_val": len(splits.val)},
+        "training": asdict(config),
+        "fit": result.summary(),
+        "history": [{"epoch": h.epoch, "train": h.train, "val": h.val} for h in result.history],
+        "metrics": evaluate(model, splits.val.images),
+    }
+    checkpoint.save(model, out, info)
+    return info
+
+
+def plane(codes: np.ndarray) -> np.ndarray:
+    """Codes as 2-D points: themselves when 2-D, else their first two principal components."""
+    if codes.shape[1] == 2:
+        return codes.astype(np.float32)
+    centred = codes - codes.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return (centred @ vt[:2].T).astype(np.float32)
+
+
+class TrainingJob:
+    """One training run in a background thread; its public attributes are safe to read while it runs."""
+
+    def __init__(self, kind: str, settings: dict[str, Any], splits: Splits, config: TrainConfig, out: Path,
+                 description: str = "", snapshot_size: int = 1000) -> None:
+        self.kind, self.settings, self.splits, self.config = kind, settings, splits, config
+        self.out, self.description = out, description
+        pick = np.random.default_rng(0).permutation(len(splits.val))[:snapshot_size]
+        self.snapshot_images = splits.val.images[pick]
+        self.snapshot_labels = splits.val.labels[pick] if splits.val.labels is not None else np.zeros(len(pick), int)
+        self.history: list[EpochLog] = []
+        self.snapshots: list[np.ndarray] = []  # (M, 2) per epoch
+        self.progress = (0, 0, 1)  # (epoch, batch, batches per epoch)
+        self.status = "waiting"  # waiting | running | completed | early_stopping | stopped | diverged | failed
+        self.message = ""
+        self.info: dict[str, Any] | None = None
+        self.started = self.finished = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"aelab-train-{out.name}", daemon=True)
+
+    def start(self) -> TrainingJob:
+        self.started = time.monotonic()
+        self.status = "running"
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the run to stop after the current batch; the best weights so far are saved."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def seconds_left(self) -> float | None:
+        """Time left, from the pace so far (None before the first batches)."""
+        epoch, batch, batches = self.progress
+        done = (epoch - 1) + batch / max(batches, 1)
+        if self.started is None or done <= 0:
+            return None
+        elapsed = time.monotonic() - self.started
+        return elapsed / done * (self.config.epochs - done)
+
+    def _run(self) -> None:
+        try:
+            model = make_model(self.kind, self.settings, self.splits.train.image_shape, self.config.seed)
+            self._model = model
+            result = fit(model, self.splits.train.images, self.splits.val.images, self.config,
+                         callback=self._on_epoch, on_batch=self._on_batch)
+            if result.best_epoch == 0:
+                self.status = result.stop_reason
+                self.message = f"{result.message or 'stopped'}. No epoch finished, so there is no model to keep."
+                return
+            self.info = save_trained(model, result, self.splits, self.config, self.out, self.description)
+            self.status, self.message = result.stop_reason, result.message
+        except Exception as exc:  # reported to the user; the thread must not die silently
+            self.status, self.message = "failed", f"training failed: {exc}"
+        finally:
+            self.finished = time.monotonic()
+
+    def _on_epoch(self, log: EpochLog) -> bool:
+        codes, _ = explore.encode(self._model, self.snapshot_images)
+        self.snapshots.append(plane(codes))
+        self.history.append(log)
+        return self._stop.is_set()
+
+    def _on_batch(self, epoch: int, batch: int, batches: int) -> bool:
+        self.progress = (epoch, batch + 1, batches)
+        return self._stop.is_set()
