@@ -3,16 +3,22 @@
 Nothing is ever unpickled: the weights are plain tensors in safetensors, the model is
 rebuilt from the JSON config (its constructor's arguments), and a pickle offered as a
 model is refused. A save writes a complete new folder next to the target and then
-renames it into place, so a crash never leaves a half-written model behind.
+renames it into place, so a crash never leaves a half-written model behind. Models move
+in and out of the app as a zip of the two files (`export_zip`, `import_model`); an
+upload is untrusted, so it is bounded, checked and loaded in a temporary folder first.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import tempfile
 import uuid
+import zipfile
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +40,10 @@ REFUSE_PICKLE = (
     "{path} is a pickle/PyTorch file. aelab never loads pickles, because loading one can run "
     "arbitrary code. Give a model folder with config.json and model.safetensors instead."
 )
+MiB = 2**20
+MAX_UPLOAD_BYTES = 200 * MiB
+_UPLOAD_HOW_TO = f"Upload the zip that aelab's download gives (it holds {CONFIG_NAME} and {WEIGHTS_NAME})."
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so one model always exports to the same bytes
 
 
 @dataclass
@@ -84,13 +94,169 @@ def load(path: str | Path, device: str = "cpu") -> Checkpoint:
     folder = _model_folder(Path(path))
     info = read_config(folder)
     try:
-        model = build(info["kind"], **info["model"])
+        with torch.device("meta"):  # shapes only: a config asking for huge layers allocates nothing
+            skeleton = build(info["kind"], **info["model"])
     except AelabError as exc:
         raise CheckpointError(f"{folder / CONFIG_NAME}: {exc}") from None
     weights = _read_weights(folder / WEIGHTS_NAME)
-    _check_weights(weights, model, folder / WEIGHTS_NAME)
+    _check_weights(weights, skeleton, folder / WEIGHTS_NAME)
+    model = build(info["kind"], **info["model"])  # as large as the weights file, now checked
     model.load_state_dict(weights)
     return Checkpoint(model.to(device).eval(), info, folder)
+
+
+def export_zip(folder: str | Path) -> bytes:
+    """A model folder as zip bytes holding exactly config.json and model.safetensors.
+
+    The folder is loaded first, so only a valid model is exported (CheckpointError if not).
+    """
+    folder = load(folder).path
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in (CONFIG_NAME, WEIGHTS_NAME):
+            entry = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o644 << 16
+            try:
+                archive.writestr(entry, (folder / name).read_bytes())
+            except OSError as exc:
+                raise CheckpointError(f"cannot read {folder / name}: {exc.strerror or exc}") from None
+    return buffer.getvalue()
+
+
+def import_model(source: bytes, dest: str | Path, *, max_bytes: int = MAX_UPLOAD_BYTES) -> Checkpoint:
+    """Install an uploaded model zip as the new folder ``dest`` and return it loaded.
+
+    The zip holds config.json and model.safetensors at its top level or inside one folder.
+    Too large, not a zip, a pickle, a zip bomb, or a model `load` refuses: CheckpointError,
+    and nothing is written. ``dest`` must not exist; it appears complete or not at all.
+    """
+    dest = _new_folder(dest)
+    _check_upload_size(len(source), max_bytes)
+    if not zipfile.is_zipfile(io.BytesIO(source)):
+        if source[:1] == b"\x80":
+            raise CheckpointError(_refuse_pickle_upload("it is a pickle stream"))
+        raise CheckpointError(f"The uploaded file is not a zip, so it is not an aelab model. {_UPLOAD_HOW_TO}")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(source))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise CheckpointError(f"The uploaded zip is damaged ({exc}). {_UPLOAD_HOW_TO}") from None
+    with archive:
+        members = _model_members(archive, max_bytes)
+        return _install(dest, lambda staging: _unpack(archive, members, staging))
+
+
+def import_model_files(config: bytes, weights: bytes, dest: str | Path, *,
+                       max_bytes: int = MAX_UPLOAD_BYTES) -> Checkpoint:
+    """Install an uploaded config.json and model.safetensors as the new folder ``dest``.
+
+    Checked like `import_model`: bounded, never unpickled, nothing written on failure.
+    """
+    dest = _new_folder(dest)
+    _check_upload_size(len(config) + len(weights), max_bytes)
+
+    def write(staging: Path) -> None:
+        (staging / CONFIG_NAME).write_bytes(config)
+        (staging / WEIGHTS_NAME).write_bytes(weights)
+
+    return _install(dest, write)
+
+
+def _new_folder(dest: str | Path) -> Path:
+    dest = Path(dest)
+    if dest.exists() or dest.is_symlink():
+        raise CheckpointError(f"A model named {dest.name!r} already exists; choose another name")
+    return dest
+
+
+def _check_upload_size(size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise CheckpointError(f"The upload is {_size(size)}; models are limited to {_size(max_bytes)}")
+
+
+def _size(n: int) -> str:
+    return f"{n / MiB:.1f} MiB" if n >= MiB else f"{n:,} bytes"
+
+
+def _refuse_pickle_upload(evidence: str) -> str:
+    return (f"The uploaded file is a pickle/PyTorch file ({evidence}). aelab never loads pickles, because "
+            f"loading one can run arbitrary code. {_UPLOAD_HOW_TO}")
+
+
+def _model_members(archive: zipfile.ZipFile, max_bytes: int) -> dict[str, zipfile.ZipInfo]:
+    """config.json and model.safetensors in the zip (top level or one folder), checked unopened."""
+    entries = [e for e in archive.infolist() if not e.is_dir() and not _ignored(e.filename)]
+    pickles = [e.filename for e in entries if Path(e.filename).suffix.lower() in PICKLE_SUFFIXES]
+    if pickles:
+        raise CheckpointError(_refuse_pickle_upload(f"the zip holds {pickles[0]}"))
+    unpacked = sum(e.file_size for e in archive.infolist())
+    if unpacked > max_bytes:
+        raise CheckpointError(f"The uploaded zip unpacks to {_size(unpacked)}, more than the "
+                              f"{_size(max_bytes)} a model may have; it is not an aelab model")
+    folders: dict[str, dict[str, zipfile.ZipInfo]] = {}
+    for entry in entries:
+        folder, _, name = entry.filename.rpartition("/")
+        if name in (CONFIG_NAME, WEIGHTS_NAME) and "/" not in folder:
+            folders.setdefault(folder, {})[name] = entry
+    complete = [files for files in folders.values() if len(files) == 2]
+    if len(complete) > 1:
+        raise CheckpointError("The uploaded zip holds more than one model; upload one model at a time")
+    if not complete:
+        found = {name for files in folders.values() for name in files}
+        missing = " and no ".join(n for n in (CONFIG_NAME, WEIGHTS_NAME) if n not in found)
+        deep = next((e.filename for e in entries if e.filename.rpartition("/")[2] in (CONFIG_NAME, WEIGHTS_NAME)
+                     and e.filename.count("/") > 1), None)
+        problem = f"it has no {missing}" if missing else "its two files are in different folders"
+        problem += f" at its top level or inside one folder ({deep} is deeper)" if deep else ""
+        raise CheckpointError(f"The uploaded zip is not an aelab model: {problem}. {_UPLOAD_HOW_TO}")
+    if any(e.flag_bits & 0x1 for e in complete[0].values()):
+        raise CheckpointError("The uploaded zip is password-protected; upload one without a password")
+    return complete[0]
+
+
+def _ignored(name: str) -> bool:
+    """macOS resource forks (__MACOSX/) and dotfiles are not part of a model."""
+    parts = [part for part in name.split("/") if part]
+    return not parts or parts[0] == "__MACOSX" or any(part.startswith(".") for part in parts)
+
+
+def _unpack(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], staging: Path) -> None:
+    """Write the two members into ``staging``; zipfile stops each at its declared size."""
+    for name, entry in members.items():
+        try:
+            with archive.open(entry) as src, (staging / name).open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+        except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError) as exc:
+            raise CheckpointError(f"The uploaded zip is damaged: cannot unpack {entry.filename} ({exc})") from None
+
+
+def _install(dest: Path, write: Callable[[Path], None]) -> Checkpoint:
+    """Write a model into a temporary folder beside ``dest``, load it, then rename it into place."""
+    staging = None
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+        write(staging)
+        loaded = _load_upload(staging)
+        _fsync_all(staging)
+        _new_folder(dest)  # once more: it may have appeared meanwhile
+        os.rename(staging, dest)
+    except OSError as exc:
+        raise CheckpointError(f"cannot write the model to {dest}: {exc.strerror or exc}") from None
+    finally:
+        if staging is not None and staging.exists():  # renamed away on success
+            shutil.rmtree(staging, ignore_errors=True)
+    loaded.path = dest
+    return loaded
+
+
+def _load_upload(staging: Path) -> Checkpoint:
+    """`load`, with the temporary folder's name left out of its messages."""
+    try:
+        return load(staging)
+    except CheckpointError as exc:
+        detail = str(exc).replace(f"{staging}{os.sep}", "").replace(str(staging), "the upload")
+        raise CheckpointError(f"The uploaded model cannot be used: {detail}") from None
 
 
 def read_config(folder: Path) -> dict[str, Any]:

@@ -182,6 +182,8 @@ def _held_out_for(loaded: checkpoint.Checkpoint, spec: str | None) -> data.Split
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     first, second = (checkpoint.load(d) for d in args.model_dirs)
+    if first.path.resolve() == second.path.resolve():
+        raise AelabError(f"both arguments name the same model ({first.path}); give two different models")
     problem = regularity.comparability_problem(first.model, second.model)
     if problem:
         raise AelabError(f"cannot compare {first.path} and {second.path}: {problem}.")
@@ -205,13 +207,15 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _print_comparison(report: dict, data_name: str) -> None:
     names = list(report["models"])
+    rows = [(f"{group}.{key}", [report["models"][n][group][key] for n in names])
+            for group in ("continuity", "completeness") for key in report["models"][names[0]][group]]
+    label = max(len("measure"), *(len(name) for name, _ in rows)) + 2
+    cell = max(12, *(len(n) + 2 for n in names))
     print(f"on {data_name} (lower is better everywhere):")
-    print(f"  {'measure':<40}" + "".join(f"{n:>16}" for n in names))
-    for group in ("continuity", "completeness"):
-        for key in report["models"][names[0]][group]:
-            values = [report["models"][n][group][key] for n in names]
-            shown = "".join(f"{v:>16.4g}" if isinstance(v, float) else f"{v:>16}" for v in values)
-            print(f"  {group + '.' + key:<40}{shown}")
+    print(f"  {'measure':<{label}}" + "".join(f"{n:>{cell}}" for n in names))
+    for name, values in rows:
+        print(f"  {name:<{label}}" + "".join(f"{v:>{cell}.4g}" if isinstance(v, float) else f"{v:>{cell}}"
+                                            for v in values))
 
 
 def _cmd_pretrained(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Image data sets and readers: bundled MNIST/digits, MNIST-format IDX folders, splits.
+"""Image data sets and readers: bundled MNIST/digits, MNIST-format IDX folders, uploads, splits.
 
 Knows nothing of models: everything here is numpy arrays of shape (N, H, W) in [0, 1].
 """
@@ -19,11 +19,13 @@ import numpy as np
 import platformdirs
 
 from aelab.errors import DataError
+from aelab.uploads import UPLOAD_LIMITS, UploadLimits, image_zip_arrays, npz_arrays
 
 DATA_SPECS_HELP = (
     "data spec: 'mnist5k' (5,000 bundled 28x28 MNIST digits), 'digits' (scikit-learn's "
-    "1,797 8x8 digits) or 'idx:PATH' (a folder of MNIST-format IDX files, e.g. MNIST, "
-    "Fashion-MNIST, KMNIST)"
+    "1,797 8x8 digits), 'idx:PATH' (a folder of MNIST-format IDX files, e.g. MNIST, "
+    "Fashion-MNIST, KMNIST), 'npz:PATH' (a NumPy .npz with an 'images' array, N x H x W, "
+    "and optional 'labels') or 'zip:PATH' (a zip of PNG/JPEG images, optionally one folder per label)"
 )
 
 _MNIST5K_CACHE_NAME = "mnist5k-v1.npz"
@@ -105,6 +107,8 @@ def load_splits(
         if test is not None:
             return Splits(train, test, spec)
         data = dataclasses.replace(train, name=train.name.removesuffix(" (train)"))
+    elif spec.lower().startswith(("npz:", "zip:")):
+        data = _read_upload_spec(spec)
     elif spec.lower() == "mnist5k":
         data = mnist5k(cache_dir)
     elif spec.lower() == "digits":
@@ -113,6 +117,41 @@ def load_splits(
         raise DataError(f"unknown data spec {spec!r}; accepted: {DATA_SPECS_HELP}")
     train, val = split(data, val_fraction=val_fraction, seed=seed)
     return Splits(train, val, spec)
+
+
+def _read_upload_spec(spec: str) -> ImageSet:
+    """The images named by an 'npz:PATH' or 'zip:PATH' spec."""
+    kind, _, path = spec.partition(":")
+    kind, path = kind.lower(), path.strip()
+    if not path:
+        raise DataError(f"data spec {spec!r} names no file; expected '{kind}:PATH'")
+    reader = read_npz_images if kind == "npz" else read_image_zip
+    return reader(Path(path).expanduser())
+
+
+def read_npz_images(path: Path, name: str | None = None, *, limits: UploadLimits | None = None) -> ImageSet:
+    """Read an uploaded NumPy .npz: 'images' (N, H, W) or (N, H, W, C), optional 'labels'.
+
+    The file is untrusted: it is bounded by `limits` (default UPLOAD_LIMITS), never
+    unpickled, and any problem is a DataError naming it as `name` (default: the file name).
+    See aelab.uploads.npz_arrays for the array names and value ranges accepted.
+    """
+    path = Path(path)
+    label = name or path.name
+    images, labels = npz_arrays(path, label, limits or UPLOAD_LIMITS)
+    return ImageSet(images, labels, label)
+
+
+def read_image_zip(path: Path, name: str | None = None, *, limits: UploadLimits | None = None) -> ImageSet:
+    """Read an uploaded zip of PNG/JPEG images, made grey; one folder per label, or none.
+
+    Folder names that are all integers become those labels; other names are numbered in
+    sorted order. Bounded by `limits` (default UPLOAD_LIMITS) before anything is unpacked.
+    """
+    path = Path(path)
+    label = name or path.name
+    images, labels = image_zip_arrays(path, label, limits or UPLOAD_LIMITS)
+    return ImageSet(images, labels, label)
 
 
 def split(data: ImageSet, *, val_fraction: float = 0.1, seed: int = 0) -> tuple[ImageSet, ImageSet]:

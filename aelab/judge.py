@@ -56,7 +56,7 @@ class Judge(nn.Module):
 
 
 def train_judge(splits: data.Splits, epochs: int = 40, seed: int = 0) -> Judge:
-    """Train a judge on the training split, with small random shifts as augmentation."""
+    """Train a judge on the training split, with small random shifts as augmentation (28x28 and up)."""
     if splits.train.labels is None:
         raise CheckpointError(f"{splits.spec} has no labels, so no judge classifier can be trained for it")
     torch.manual_seed(seed)
@@ -66,13 +66,16 @@ def train_judge(splits: data.Splits, epochs: int = 40, seed: int = 0) -> Judge:
     y = torch.as_tensor(splits.train.labels)
     optimizer = torch.optim.Adam(judge.parameters(), lr=1e-3, weight_decay=1e-4)
     order = torch.Generator().manual_seed(seed)
+    reach = min(splits.train.image_shape) // 14  # +-2 px on 28x28 digits; none on tiny images, where a roll wraps
     for _ in range(epochs):
         judge.train()
         perm = torch.randperm(len(x), generator=order)
         for start in range(0, len(x), 64):
             idx = perm[start : start + 64]
-            shift = torch.randint(-2, 3, (2,), generator=order).tolist()
-            batch = torch.roll(x[idx], shifts=shift, dims=(1, 2))
+            batch = x[idx]
+            if reach:
+                shift = torch.randint(-reach, reach + 1, (2,), generator=order).tolist()
+                batch = torch.roll(batch, shifts=shift, dims=(1, 2))
             loss = nn.functional.cross_entropy(judge(batch), y[idx])
             optimizer.zero_grad()
             loss.backward()

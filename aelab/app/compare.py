@@ -115,7 +115,7 @@ def _maps(ae: ModelMap, vae: ModelMap) -> None:
                        "prior": m.static["prior"], "segment": None, "link": {"group": "compare", "mode": "digits"}}
             if show_holes and m.method == "latent":
                 dynamic["holes"] = _hole_grid(m.entry.path, m.entry.data, _padded(bounds))
-            latent_map(key, m.static | dynamic, on_change=lambda m=m, key=key: _on_change(m, key))
+            latent_map(key, m.static | dynamic, on_probe=lambda m=m, key=key: _on_probe(m, key))
             _neighbourhood(m, probe)
 
 
@@ -128,7 +128,7 @@ def _component_key(m: ModelMap) -> str:
     return f"cmp-{m.entry.name}-{m.method}"
 
 
-def _on_change(m: ModelMap, key: str) -> None:
+def _on_probe(m: ModelMap, key: str) -> None:
     """A released probe: keep it, and put the other model's probe on its own code of the nearest digit."""
     probe = (st.session_state.get(key) or {}).get("probe")
     if not (isinstance(probe, dict) and all(isinstance(probe.get(k), (int, float)) for k in "xy")

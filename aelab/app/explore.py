@@ -82,7 +82,8 @@ def _one_map(m: ModelMap) -> None:
         "segment": segment,
         "link": {"group": "explorer-2d", "mode": "coords"} if m.method == "latent" else None,
     }
-    latent_map(urlstate.component_key(m), m.static | dynamic, on_change=lambda: urlstate.on_map_change(m))
+    latent_map(urlstate.component_key(m), m.static | dynamic,
+               on_probe=lambda: urlstate.on_probe(m), on_view=lambda: urlstate.on_view(m))
     image = explore.decode_at(resources.load_model(m.entry.path).model, np.array([probe]), m.to_latent)[0]
     left, right = st.container(key=f"server-{name}").columns([1, 2])
     left.image(resources.to_png_array(image, scale=4), output_format="PNG", width=112)

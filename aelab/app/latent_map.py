@@ -16,12 +16,13 @@ _component = st.components.v2.component(
 )
 
 
-def latent_map(key: str, payload: dict[str, Any], on_change=None) -> Any:
-    """Mount a latent map; returns its state (``probe`` after a drag or click, ``view`` after a pan/zoom)."""
+def latent_map(key: str, payload: dict[str, Any], on_probe=None, on_view=None) -> Any:
+    """Mount a latent map. ``on_probe`` runs when the user releases the probe or clicks a digit,
+    ``on_view`` when they finish panning or zooming; each reads its own value from the state."""
     return _component(
         key=key,
         data=payload,
         default={"probe": None, "view": None},
-        on_probe_change=on_change or (lambda: None),
-        on_view_change=on_change or (lambda: None),
+        on_probe_change=on_probe or (lambda: None),
+        on_view_change=on_view or (lambda: None),
     )

@@ -125,18 +125,23 @@ def view_for(m: ModelMap) -> list[float]:
     return st.session_state.ex_views[f"{m.entry.name}:{m.method}"]
 
 
-def on_map_change(m: ModelMap) -> None:
-    """The component reported a released probe or a new view: validate and keep it."""
-    state = st.session_state.get(component_key(m)) or {}
-    probe, view = state.get("probe"), state.get("view")
-    if isinstance(probe, dict) and _finite(probe.get("x"), probe.get("y")):
-        st.session_state.ex_probes[_probe_key(m)] = (float(probe["x"]), float(probe["y"]))
-        picked = probe.get("picked")
-        valid = isinstance(picked, int) and 0 <= picked < len(m.points)
-        st.session_state.ex_picked[m.entry.name] = picked if valid else None
-        if m.method == "latent":  # the shared probe moved off whatever digit the other 2-D maps had
-            for other in st.session_state.get("ex_latent_maps", set()) - {m.entry.name}:
-                st.session_state.ex_picked[other] = None
+def on_probe(m: ModelMap) -> None:
+    """The component reported a released probe (or a clicked digit): validate and keep it."""
+    probe = (st.session_state.get(component_key(m)) or {}).get("probe")
+    if not (isinstance(probe, dict) and _finite(probe.get("x"), probe.get("y"))):
+        return
+    st.session_state.ex_probes[_probe_key(m)] = (float(probe["x"]), float(probe["y"]))
+    picked = probe.get("picked")
+    valid = isinstance(picked, int) and not isinstance(picked, bool) and 0 <= picked < len(m.points)
+    st.session_state.ex_picked[m.entry.name] = picked if valid else None
+    if m.method == "latent":  # the shared probe moved off whatever digit the other 2-D maps had
+        for other in st.session_state.get("ex_latent_maps", set()) - {m.entry.name}:
+            st.session_state.ex_picked[other] = None
+
+
+def on_view(m: ModelMap) -> None:
+    """The component reported a new view after a pan or zoom: validate and keep it."""
+    view = (st.session_state.get(component_key(m)) or {}).get("view")
     if isinstance(view, list) and len(view) == 4 and _finite(*view) and view[0] < view[1] and view[2] < view[3]:
         st.session_state.ex_views[f"{m.entry.name}:{m.method}"] = [float(v) for v in view]
 
