@@ -145,6 +145,7 @@ def fit(
     result = FitResult()
     best_state = copy.deepcopy(model.state_dict())
     start = time.perf_counter()
+    untrained = evaluate_loss(model, val_x, seed=config.seed + 1)["loss"]  # what "exploded" is measured against
     for epoch in range(1, config.epochs + 1):
         tic = time.perf_counter()
         stop_in_batch = _batch_hook(on_batch, epoch)
@@ -153,7 +154,7 @@ def fit(
             result.stop_reason, result.message = "stopped", f"stopped by request during epoch {epoch}"
             break
         val_terms = evaluate_loss(model, val_x, seed=config.seed + 1) if train_terms else {}
-        problem = _divergence(val_terms, result.best_val_loss)
+        problem = _divergence(val_terms, min(result.best_val_loss, untrained))
         if problem:
             model.load_state_dict(best_state)
             result.stop_reason = "diverged"
@@ -181,12 +182,16 @@ def fit(
     return result
 
 
-def _divergence(val_terms: dict[str, float], best: float) -> str | None:
-    """Why an epoch's validation loss means training has diverged, or None."""
+def _divergence(val_terms: dict[str, float], reference: float) -> str | None:
+    """Why an epoch's validation loss means training has diverged, or None.
+
+    ``reference`` is the lower of the best validation loss so far and the untrained model's.
+    """
     if not val_terms or not math.isfinite(val_terms["loss"]):
         return "the loss became NaN or infinite"
-    if math.isfinite(best) and val_terms["loss"] > EXPLODED * max(best, 1e-12):
-        return f"the validation loss exploded to {val_terms['loss']:.3g}, over {EXPLODED:g} times its best"
+    if math.isfinite(reference) and val_terms["loss"] > EXPLODED * max(reference, 1e-12):
+        return (f"the validation loss exploded to {val_terms['loss']:.3g}, over {EXPLODED:g} times its best "
+                f"or its untrained value ({reference:.3g})")
     return None
 
 

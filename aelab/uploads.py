@@ -10,11 +10,13 @@ says what is wrong. Both readers return ``(images, labels)``: images (N, H, W) f
 from __future__ import annotations
 
 import io
+import math
 import re
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -25,12 +27,14 @@ MiB = 2**20
 IMAGE_KEYS = ("images", "x", "X", "x_train")  # the first one present holds the images
 LABEL_KEYS = ("labels", "y", "y_train")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+_PILLOW_FORMATS = ("PNG", "JPEG")  # never others: EPS, for one, would run Ghostscript on the upload
 # ITU-R BT.601 luma, the weights Pillow's convert("L") uses; alpha is ignored
 _LUMINANCE = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members, an empty zip
 _NPZ_MAX_ARRAYS = 64  # an .npz holds a handful of arrays; thousands of entries is not a data set
 _ZIP_EXTRA_ENTRIES = 1000  # folders and dotfiles beside the images (macOS adds one __MACOSX/ file per image)
+_SMALLER = "store the images as uint8 (0..255) to make them 4 to 8 times smaller"
 _NPZ_HOW_TO = "make one with numpy.savez_compressed('data.npz', images=images, labels=labels)"
 _LOOKS_LIKE = {b"\x80": "a Python pickle", b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image",
                b"\x1f\x8b": "a gzip file", _NPY_MAGIC: "a .npy array"}
@@ -59,8 +63,7 @@ def npz_arrays(path: Path, label: str, limits: UploadLimits) -> tuple[np.ndarray
     head = _check_file(path, label, limits)
     if not head.startswith((*_ZIP_MAGICS, _NPY_MAGIC)):
         raise DataError(f"{label} is not a NumPy .npz file{_looks_like(head)}; {_NPZ_HOW_TO}")
-    if head.startswith(_ZIP_MAGICS):
-        _check_npz_entries(path, label, limits)
+    _check_npz_headers(path, head, label, limits)
     try:
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.ndarray):  # a .npy file: one array, no labels
@@ -128,7 +131,7 @@ def _check_side(height: int, width: int, label: str, limits: UploadLimits) -> No
 
 
 def _size(n: int) -> str:
-    return f"{n / MiB:.1f} MiB" if n >= MiB else f"{n:,} bytes"
+    return f"{n / MiB:,.1f} MiB" if n >= MiB else f"{n:,} bytes"
 
 
 def _looks_like(head: bytes) -> str:
@@ -140,19 +143,49 @@ def _looks_like(head: bytes) -> str:
 # --- .npz -------------------------------------------------------------------------------
 
 
-def _check_npz_entries(path: Path, label: str, limits: UploadLimits) -> None:
-    """Refuse an .npz whose entries are too many or unpack to too much, before loading any."""
+def _check_npz_headers(path: Path, head: bytes, label: str, limits: UploadLimits) -> None:
+    """Check entry count, sizes and every array's header before NumPy loads anything.
+
+    NumPy allocates what an array's header declares, however short the data behind it, and
+    needs a pickle for object arrays: both are refused here, from the headers alone.
+    """
     try:
+        if head.startswith(_NPY_MAGIC):  # a single .npy array
+            with path.open("rb") as f:
+                _check_npy_header(f, "the array", label, limits)
+            return
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            if len(entries) > _NPZ_MAX_ARRAYS:
+                raise DataError(f"{label} holds {len(entries):,} entries; a data set .npz holds a few arrays")
+            unpacked = sum(entry.file_size for entry in entries)
+            if unpacked > limits.max_unpacked_bytes:
+                raise DataError(f"{label} unpacks to {_size(unpacked)}, more than the "
+                                f"{_size(limits.max_unpacked_bytes)} allowed; {_SMALLER}")
+            for entry in entries:
+                with archive.open(entry) as member:
+                    _check_npy_header(member, entry.filename.removesuffix(".npy"), label, limits)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, NotImplementedError, RuntimeError) as exc:
         raise DataError(f"{label} is damaged or not a NumPy .npz file ({exc}); {_NPZ_HOW_TO}") from None
-    if len(entries) > _NPZ_MAX_ARRAYS:
-        raise DataError(f"{label} holds {len(entries):,} entries; a data set .npz holds a few arrays")
-    unpacked = sum(entry.file_size for entry in entries)
-    if unpacked > limits.max_unpacked_bytes:
-        raise DataError(f"{label} unpacks to {_size(unpacked)}, more than the {_size(limits.max_unpacked_bytes)} "
-                        "allowed; store the images as uint8 (0..255) to make them 4 to 8 times smaller")
+
+
+def _check_npy_header(f: BinaryIO, key: str, label: str, limits: UploadLimits) -> None:
+    """Refuse an object array, or one larger than the limit, from its .npy header."""
+    head = f.read(8)
+    if not head.startswith(_NPY_MAGIC):
+        return  # not an array: np.load hands back its bytes, refused in _read_array
+    readers = {b"\x01\x00": np.lib.format.read_array_header_1_0, b"\x02\x00": np.lib.format.read_array_header_2_0}
+    if head[6:] not in readers:
+        raise DataError(f"{label}: the array '{key}' is in an unsupported .npy format (version {head[6:].hex()})")
+    shape, _, dtype = readers[head[6:]](f)
+    if dtype.hasobject:
+        raise DataError(f"{label}: the array '{key}' holds Python objects, which can only be read by "
+                        "unpickling; aelab never unpickles uploads (loading a pickle can run code). "
+                        "Save plain numbers (or strings for labels) instead")
+    size = math.prod(shape) * dtype.itemsize
+    if size > limits.max_unpacked_bytes:
+        raise DataError(f"{label}: the array '{key}' holds {_size(size)}, more than the "
+                        f"{_size(limits.max_unpacked_bytes)} allowed; {_SMALLER}")
 
 
 def _pick_keys(names: list[str], label: str) -> tuple[str, str | None]:
@@ -168,15 +201,8 @@ def _pick_keys(names: list[str], label: str) -> tuple[str, str | None]:
 
 
 def _read_array(npz: np.lib.npyio.NpzFile, key: str, label: str) -> np.ndarray:
-    """One array of the .npz, refusing object arrays (reading those means unpickling)."""
-    try:
-        value = npz[key]
-    except ValueError as exc:
-        if "allow_pickle" not in str(exc):
-            raise
-        raise DataError(f"{label}: the array '{key}' holds Python objects, which can only be read by "
-                        "unpickling; aelab never unpickles uploads (loading a pickle can run code). "
-                        "Save plain numbers (or strings for labels) instead") from None
+    """One array of the .npz (its header was checked by _check_npz_headers)."""
+    value = npz[key]
     if not isinstance(value, np.ndarray):
         raise DataError(f"{label}: '{key}' is not a NumPy array; {_NPZ_HOW_TO}")
     return value
@@ -325,7 +351,7 @@ def _open_image(archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str) -
     if len(raw) > member.file_size:
         raise DataError(f"{label}: {member.filename!r} is larger than the zip says; the zip is damaged")
     try:
-        return Image.open(io.BytesIO(raw))
+        return Image.open(io.BytesIO(raw), formats=_PILLOW_FORMATS)
     except UnidentifiedImageError:
         raise DataError(f"{label}: {member.filename!r} is not a PNG or JPEG image (Pillow cannot read it)") from None
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:

@@ -56,7 +56,8 @@ def _server_caption(page, name: str) -> tuple[float, float]:
 
 def _js(page, expression: str, name: str):
     return page.evaluate(
-        f"name => {{ const m = window.__aelabMaps.find(m => m.data.model.startsWith(name + ':')); return {expression}; }}",
+        "name => { const m = window.__aelabMaps.find(m => m.data.model.startsWith(name + ':'));"
+        f" return {expression}; }}",
         name,
     )
 
@@ -212,3 +213,46 @@ def test_compare_page_links_the_two_maps_by_digit(browser_page, app_url):
     page.wait_for_timeout(1500)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.get_by_text("Probe, then a tiny circle around it").count() == 2
+
+
+def _open_train_page(page, app_url: str, data_label: str) -> None:
+    page.goto(f"{app_url}/train")
+    page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
+    page.get_by_text(data_label).click()
+    page.wait_for_timeout(500)
+
+
+def _pick_in_explorer(page, name: str) -> None:
+    """Go to the explorer through the sidebar (same session) and add a model to the picker."""
+    page.get_by_role("link", name="Latent explorer").click()
+    page.wait_for_function(devtools.MAPS_READY, arg=1, timeout=60_000)
+    page.get_by_text("Models (up to four, side by side)").wait_for()
+    page.locator('[data-testid="stMultiSelect"] input').first.fill(name)
+    page.get_by_role("option", name=re.compile(re.escape(name))).first.click()
+    page.wait_for_function(
+        "name => (window.__aelabMaps || []).some(m => m.data && m.data.model.startsWith(name + ':') && m.decodes > 0)",
+        arg=name, timeout=60_000,
+    )
+
+
+def test_training_shows_progress_and_the_model_joins_the_explorer(browser_page, app_url):
+    page = browser_page
+    _open_train_page(page, app_url, "scikit-learn digits (8x8)")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text(re.compile(r"Training my-ae-2d: epoch \d+ of 30")).wait_for(timeout=30_000)
+    page.get_by_text("It is now in the latent explorer").wait_for(timeout=120_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    _pick_in_explorer(page, "my-ae-2d")
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_stopping_a_run_midway_keeps_a_usable_model(browser_page, app_url):
+    page = browser_page
+    _open_train_page(page, app_url, "5,000 MNIST digits (28x28)")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text(re.compile(r"epoch [3-9] of 30")).wait_for(timeout=60_000)
+    page.get_by_role("button", name=re.compile("Stop")).click()
+    page.get_by_text("stopped early").wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    name = re.search(r"Trained (\S+) \(stopped", page.get_by_text("stopped early").inner_text()).group(1)
+    _pick_in_explorer(page, name)

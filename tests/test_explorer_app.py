@@ -193,7 +193,8 @@ def test_a_far_away_url_probe_is_clamped_with_a_notice():
 def test_the_url_keeps_at_most_four_models():
     at = _run(models="vae-2d,ae-2d,dae-2d,sae-2d,ae-16d")
     _ok(at)
-    assert set(_maps(at)) == {"map-vae-2d-latent", "map-ae-2d-latent", "map-dae-2d-latent", "map-sae-2d-latent"}  # in two columns
+    shown = {"map-vae-2d-latent", "map-ae-2d-latent", "map-dae-2d-latent", "map-sae-2d-latent"}
+    assert set(_maps(at)) == shown  # in two columns
     assert at.query_params["models"] == "vae-2d,ae-2d,dae-2d,sae-2d"
 
 

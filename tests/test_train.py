@@ -98,7 +98,7 @@ def test_callback_returning_true_stops_training(train_val, tiny_model):
 
 def test_early_stopping_after_patience_epochs_without_improvement(monkeypatch, train_val, tiny_model):
     tr, va = train_val
-    val_losses = iter([5.0, 4.0, 4.5, 4.0, 3.0, 2.0])  # best at epoch 2; epoch 4 only ties it
+    val_losses = iter([10.0, 5.0, 4.0, 4.5, 4.0, 3.0, 2.0])  # best at epoch 2; epoch 4 only ties it
     real = train.evaluate_loss
     monkeypatch.setattr(train, "evaluate_loss",
                         lambda *a, **k: real(*a, **k) | {"loss": next(val_losses)})
@@ -120,7 +120,7 @@ def test_early_stopping_when_nothing_is_learned(train_val, tiny_model):
 
 def test_no_early_stopping_without_patience(monkeypatch, train_val, tiny_model):
     tr, va = train_val
-    val_losses = iter([1.0, 2.0, 3.0, 4.0])
+    val_losses = iter([10.0, 1.0, 2.0, 3.0, 4.0])
     real = train.evaluate_loss
     monkeypatch.setattr(train, "evaluate_loss",
                         lambda *a, **k: real(*a, **k) | {"loss": next(val_losses)})
@@ -195,7 +195,7 @@ def test_nan_validation_loss_counts_as_divergence(monkeypatch, train_val, tiny_m
     tr, va = train_val
     model = tiny_model("ae")
     snapshots = []
-    val_losses = iter([2.0, math.nan])
+    val_losses = iter([10.0, 2.0, math.nan])
     real = train.evaluate_loss
     monkeypatch.setattr(train, "evaluate_loss",
                         lambda *a, **k: real(*a, **k) | {"loss": next(val_losses)})
@@ -252,9 +252,17 @@ def test_evaluate_loss_is_repeatable_and_leaves_the_global_rng_alone(tiny_model,
     assert evaluate_loss(model, digits_batch, seed=8, batch_size=10) != first
 
 
+def test_a_huge_learning_rate_that_wrecks_the_first_epoch_is_caught(train_val, tiny_model):
+    """With lr 10 the first epoch itself explodes; measured against the untrained model it is caught."""
+    tr, va = train_val
+    result = fit(tiny_model("ae"), tr, va, TrainConfig(epochs=3, batch_size=64, lr=10.0))
+    assert result.stop_reason == "diverged" and "exploded" in result.message
+    assert result.best_epoch == 0
+
+
 def test_an_exploding_validation_loss_counts_as_divergence(monkeypatch, train_val, tiny_model):
     tr, va = train_val
-    val_losses = iter([1.0, 2.0, 1000.0, 1.0])
+    val_losses = iter([10.0, 1.0, 2.0, 1000.0, 1.0])
     real = train.evaluate_loss
     monkeypatch.setattr(train, "evaluate_loss", lambda *a, **k: real(*a, **k) | {"loss": next(val_losses)})
     result = fit(tiny_model("ae"), tr, va, TrainConfig(epochs=4, **FAST))
