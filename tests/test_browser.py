@@ -256,3 +256,43 @@ def test_stopping_a_run_midway_keeps_a_usable_model(browser_page, app_url):
     assert page.locator('[data-testid="stException"]').count() == 0
     name = re.search(r"Trained (\S+) \(stopped", page.get_by_text("stopped early").inner_text()).group(1)
     _pick_in_explorer(page, name)
+
+
+def _upload(page, index: int, path) -> None:
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(index).set_input_files(str(path))
+
+
+def test_uploaded_models_are_validated_and_a_good_one_joins_the_explorer(browser_page, app_url, tmp_path):
+    import torch
+
+    page = browser_page
+    page.goto(f"{app_url}/train")
+    page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
+    evil = tmp_path / "evil.zip"
+    torch.save({"weights": torch.zeros(3)}, evil)  # a torch pickle dressed as a zip
+    _upload(page, 0, evil)
+    page.get_by_text("evil.zip was not loaded").wait_for(timeout=30_000)
+    assert "pickle" in page.locator('[data-testid="stAlert"]').all_inner_texts()[-1]
+    good = tmp_path / "friend.zip"
+    good.write_bytes(checkpoint.export_zip(next(e["path"] for e in pretrained.read_index() if e["name"] == "ae-2d")))
+    _upload(page, 0, good)
+    page.get_by_text("Loaded friend").wait_for(timeout=30_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    _pick_in_explorer(page, "friend")
+
+
+def test_uploaded_data_is_checked_before_training(browser_page, app_url, tmp_path):
+    page = browser_page
+    _open_train_page(page, app_url, "your own (.npz or .zip of PNGs)")
+    garbage = tmp_path / "notes.npz"
+    garbage.write_text("these are not images")
+    _upload(page, 0, garbage)
+    page.get_by_text("notes.npz cannot be used").wait_for(timeout=30_000)
+    assert page.get_by_role("button", name="Train", exact=True).is_disabled()
+    images = np.random.default_rng(0).random((120, 12, 12)).astype(np.float32)
+    good = tmp_path / "blobs.npz"
+    np.savez(good, images=images, labels=np.arange(120) % 3)
+    _upload(page, 0, good)
+    page.get_by_text("blobs.npz: 120 images of 12x12").wait_for(timeout=30_000)
+    assert page.get_by_role("button", name="Train", exact=True).is_enabled()
+    assert page.locator('[data-testid="stException"]').count() == 0

@@ -310,5 +310,4 @@ def _accept_model(upload) -> None:
     session.add(loaded.path, f"{description} (uploaded)")
     done[upload.file_id] = name
     st.success(f"Loaded {name}: {description}. It is now in the explorer's model picker.")
-    st.rerun()
 
