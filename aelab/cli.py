@@ -19,7 +19,7 @@ from .judge import judge_for
 from .metrics import evaluate
 from .models import KINDS, REGISTRY
 from .models.base import ARCHITECTURES
-from .train import EpochLog, TrainConfig, train_model
+from .train import EpochLog, TrainConfig, configure_cpu, train_model
 
 # Options that only some kinds take: CLI flag -> constructor argument.
 MODEL_OPTIONS = {
@@ -145,10 +145,9 @@ def train_and_save(
 
 def _cmd_train(args: argparse.Namespace) -> int:
     settings = model_settings(args)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise AelabError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    if args.threads is not None and args.threads < 1:
+        raise AelabError(f"--threads must be >= 1, got {args.threads}")
+    configure_cpu(args.threads)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                          lr_schedule=args.lr_schedule, weight_decay=args.weight_decay,
                          patience=args.patience, seed=args.seed, device=args.device)

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
-import torch
 
 from .. import checkpoint, data, explore, pretrained
 from ..checkpoint import Checkpoint
+from ..train import configure_cpu
 
-# Small models train as fast on one core, and one thread per training run leaves the
-# other core to the server and to other sessions (two threads on a busy 2-core machine
-# made training many times slower).
-torch.set_num_threads(1)
+# One thread per training run leaves the other core to the server and to other sessions;
+# see configure_cpu for why.
+configure_cpu(threads=1)
 
 
 # Colours of digit labels 0-9, as static/latent_map.js draws them.

@@ -101,7 +101,7 @@ def _training_fields() -> dict:
         "epochs": st.slider("Epochs", 1, 200, 30, key="tr_epochs"),
         "lr": st.select_slider("Learning rate", LEARNING_RATES, value=defaults.lr, key="tr_lr",
                                format_func=lambda v: f"{v:g}"),
-        "batch_size": st.select_slider("Batch size", [16, 32, 64, 128, 256, 512], value=defaults.batch_size,
+        "batch_size": st.select_slider("Batch size", [16, 32, 48, 64, 128, 256, 512], value=defaults.batch_size,
                                        key="tr_batch"),
         "lr_schedule": st.radio("Schedule", ["cosine", "constant"], key="tr_schedule", horizontal=True),
         "weight_decay": st.select_slider("Weight decay", [0.0, 1e-5, 1e-4, 1e-3], value=0.0, key="tr_wd",
