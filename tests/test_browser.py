@@ -19,8 +19,9 @@ SERVER_CAPTION = re.compile(r"Server decode at \((-?[\d.]+), (-?[\d.]+)\)")
 
 
 @pytest.fixture(scope="module")
-def app_url():
-    with devtools.serve_app() as url:
+def app_url(tmp_path_factory):
+    """The app on a free port, with its own cache dir, so trained and uploaded models land in a temp folder."""
+    with devtools.serve_app(env={"AELAB_CACHE_DIR": str(tmp_path_factory.mktemp("app-cache"))}) as url:
         yield url
 
 
