@@ -1,6 +1,6 @@
 """Tests for aelab.explore and aelab.app.payload: what the latent explorer computes and sends.
 
-The payload tests decode it in numpy exactly as ``aelab/app/static/latent_map.js`` does
+The payload tests decode it in numpy exactly as ``aelab/app/static/decoding.js`` does
 (``MlpDecoder``, ``Inverse``): that is the contract the browser relies on, so a change on
 either side that breaks it fails here, without a browser.
 """
@@ -49,7 +49,7 @@ def _torch_decode(model: models.Autoencoder, codes: np.ndarray) -> np.ndarray:
 
 
 def _js_decode(spec: dict, z: np.ndarray) -> np.ndarray:
-    """latent_map.js's MlpDecoder.decode for one code, index for index.
+    """decoding.js's MlpDecoder.decode for one code, index for index.
 
     Weights are flat float32 buffers read as w[o * nIn + i]; sums run in float64 (JS numbers)
     and land in Float32Array buffers; ReLU between layers, sigmoid after the last.
@@ -67,7 +67,7 @@ def _js_decode(spec: dict, z: np.ndarray) -> np.ndarray:
 
 
 def _js_to_latent(spec: dict, latent_dim: int, px: float, py: float) -> np.ndarray:
-    """latent_map.js's Inverse.toLatent for one map position."""
+    """decoding.js's Inverse.toLatent for one map position."""
     out = np.zeros(latent_dim, np.float32)
     if spec["kind"] == "identity":
         out[0], out[1] = px, py

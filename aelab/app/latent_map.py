@@ -11,7 +11,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 _component = st.components.v2.component(
     "aelab_latent_map",
-    js=(STATIC / "latent_map.js").read_text(),
+    js="\n".join((STATIC / name).read_text() for name in ("decoding.js", "latent_map.js")),
     css=(STATIC / "latent_map.css").read_text(),
 )
 

@@ -1,7 +1,7 @@
 """The data the latent-map component receives: plain JSON with arrays as base64 float32.
 
 Kept free of streamlit so it can be tested on its own; the browser reads it in
-``static/latent_map.js`` (``b64ToFloat32``, ``MlpDecoder``, ``Inverse``).
+``static/decoding.js`` (``b64ToFloat32``, ``MlpDecoder``, ``Inverse``).
 """
 
 from __future__ import annotations

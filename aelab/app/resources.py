@@ -53,19 +53,19 @@ def _read_manifest(directory: str) -> list[ModelEntry]:
     ]
 
 
-@st.cache_resource(show_spinner="Loading model...")
+@st.cache_resource(show_spinner="Loading model...", max_entries=32)
 def load_model(path: str) -> Checkpoint:
     """A model folder, loaded once and shared by every session (read-only use only)."""
     return checkpoint.load(path)
 
 
-@st.cache_resource(show_spinner="Loading data...")
+@st.cache_resource(show_spinner="Loading data...", max_entries=8)
 def load_data(spec: str, seed: int = 0) -> data.Splits:
     """A data set's deterministic train/validation split, shared by every session."""
     return data.load_splits(spec, seed=seed)
 
 
-@st.cache_data(show_spinner="Encoding digits...")
+@st.cache_data(show_spinner="Encoding digits...", max_entries=64)
 def encoded(path: str, spec: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Codes, VAE posterior sigmas (else None) and labels of every image, train then validation."""
     model = load_model(path).model
