@@ -40,7 +40,10 @@ def save_trained(model: Autoencoder, result: FitResult, splits: Splits, config: 
 
 
 def plane(codes: np.ndarray) -> np.ndarray:
-    """Codes as 2-D points: themselves when 2-D, else their first two principal components."""
+    """Codes as 2-D points: themselves when 2-D (a line along x when 1-D), else their first two
+    principal components."""
+    if codes.shape[1] == 1:
+        return np.column_stack([codes, np.zeros_like(codes)]).astype(np.float32)
     if codes.shape[1] == 2:
         return codes.astype(np.float32)
     centred = codes - codes.mean(0)

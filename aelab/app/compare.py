@@ -36,12 +36,18 @@ def render() -> None:
         "seed; only the variational part differs. Drag the probe on either map: both follow."
     )
     try:
-        pair = _choose_pair({e.name: e for e in resources.shipped_models()})
+        shipped = {e.name: e for e in resources.shipped_models()}
+        mode = st.radio("Models", ["shipped", "any"], key="cmp_mode", horizontal=True,
+                        format_func=lambda m: {"shipped": "the shipped pair",
+                                               "any": "choose any two (your trained or uploaded ones too)"}[m])
+        pair = _choose_pair(shipped) if mode == "shipped" else _choose_any({e.name: e for e in
+                                                                             resources.available_models()})
     except AelabError as exc:
-        st.error(f"The shipped models could not be read: {exc}")
+        st.error(f"The models could not be read: {exc}")
         return
     if pair is None:
-        st.warning("No matching VAE and AE pair is shipped. Run `python -m aelab pretrained`.")
+        if mode == "shipped":
+            st.warning("No matching VAE and AE pair is shipped. Run `python -m aelab pretrained`.")
         return
     ae, vae = (model_map(entry, "pca") for entry in pair)
     figures = {m.entry.name: _measures(m.entry.path, m.entry.data) for m in (ae, vae)}
@@ -69,6 +75,28 @@ def _choose_pair(entries: dict) -> tuple | None:
     )
     st.session_state.cmp_vaes = vaes
     return ae, vaes[beta]
+
+
+def _choose_any(entries: dict) -> tuple | None:
+    """Any VAE against any other model, when the two can be compared fairly."""
+    vaes = [n for n, e in entries.items() if e.kind == "vae"]
+    others = [n for n, e in entries.items() if e.kind != "vae"]
+    left, right = st.columns(2)
+    other = left.selectbox("Model without a prior (AE, DAE, SAE)", others, key="cmp_any_ae",
+                           format_func=lambda n: f"{n}: {entries[n].description}")
+    vae = right.selectbox("VAE", vaes, key="cmp_any_vae", format_func=lambda n: f"{n}: {entries[n].description}")
+    if other is None or vae is None:
+        return None
+    problem = regularity.comparability_problem(resources.load_model(entries[other].path).model,
+                                               resources.load_model(entries[vae].path).model)
+    if entries[other].data != entries[vae].data:
+        problem = (f"they were trained on different data ({entries[other].data} and {entries[vae].data}), so the "
+                   "same digits cannot be followed in both")
+    if problem:
+        st.warning(f"{other} and {vae} cannot be compared fairly: {problem}.")
+        return None
+    st.session_state.cmp_vaes = {_beta(entries[vae]): entries[vae]}
+    return entries[other], entries[vae]
 
 
 def _beta(entry: resources.ModelEntry) -> float:
@@ -102,7 +130,8 @@ def _maps(ae: ModelMap, vae: ModelMap) -> None:
     show_holes = st.toggle("Hole map: shade where no training digit put its code (decodes there are guesses)",
                            value=True, key="cmp_holes", disabled=ae.method != "latent")
     if ae.method != "latent":
-        st.caption("The maps show a PCA plane of the 16-D codes; the hole map is drawn for 2-D latents only.")
+        st.caption(f"The maps show a PCA plane of the {ae.entry.latent_dim}-D codes; the hole map is drawn for "
+                   "2-D latents only.")
     probes = st.session_state.setdefault("cmp_probes", {})
     st.session_state.cmp_pair = (ae, vae)
     for column, m in zip(st.columns(2), (ae, vae), strict=True):

@@ -25,7 +25,7 @@ class ModelMap:
     codes: np.ndarray  # (N, D) codes of every digit (train then validation)
     points: np.ndarray  # (N, 2) their positions on the map
     labels: np.ndarray  # (N,)
-    method: str  # "latent" for 2-D latents, else the projection method
+    method: str  # "latent" for 1-D and 2-D latents, else the projection method
     exact: bool  # whether map positions decode exactly (2-D latent or PCA)
     static: dict  # the component payload's static part
     inverse: Callable[[np.ndarray], np.ndarray]  # map positions (M, 2) -> latent codes (M, D)
@@ -40,7 +40,7 @@ class ModelMap:
 
 def method_for(entry: resources.ModelEntry, requested: str) -> str:
     """The map's coordinates: the latent itself when it is 2-D, else the requested projection."""
-    return "latent" if entry.latent_dim == 2 else requested
+    return "latent" if entry.latent_dim <= 2 else requested
 
 
 def model_map(entry: resources.ModelEntry, requested_method: str) -> ModelMap:
@@ -64,8 +64,14 @@ def _model_map(entry: resources.ModelEntry, method: str) -> ModelMap:
 
 
 def _latent_plane(entry, codes):
-    """A 2-D latent is its own map; the prior N(0, I) is centred on the origin."""
+    """A 2-D latent is its own map (a 1-D one a line along x); the prior N(0, I) is centred on the origin."""
+    if codes.shape[1] == 1:
+        return np.column_stack([codes, np.zeros_like(codes)]), payload.identity_inverse(), _first_axis, [0.0, 0.0]
     return codes, payload.identity_inverse(), _identity, [0.0, 0.0]
+
+
+def _first_axis(points: np.ndarray) -> np.ndarray:
+    return points[:, :1]
 
 
 def _pca_plane(entry, codes):

@@ -1,0 +1,65 @@
+"""Models trained or uploaded in a session join the other pages: the explorer and the compare page."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from aelab import data, jobs
+from aelab.train import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def one_d_vae(tmp_path_factory):
+    """A 1-D VAE trained for two epochs, as the Train page would."""
+    splits = data.load_splits("mnist5k")
+    out = tmp_path_factory.mktemp("session") / "one-d"
+    job = jobs.TrainingJob("vae", {"hidden": [64], "latent_dim": 1}, splits, TrainConfig(epochs=2), out, "1-D VAE")
+    job.start().join()
+    assert job.status == "completed", job.message
+    assert all(snapshot.shape[1] == 2 for snapshot in job.snapshots)  # the Train page draws a line of codes
+    return out
+
+
+def _explorer():
+    import streamlit as st
+
+    from aelab.app import explore, resources
+
+    st.session_state.session_models = [resources.ModelEntry("one-d", st.session_state.path, "vae", 1, "mnist5k",
+                                                            "1-D VAE")]
+    explore.render()
+
+
+def _compare():
+    import streamlit as st
+
+    from aelab.app import compare, resources
+
+    st.session_state.session_models = [resources.ModelEntry("one-d", st.session_state.path, "vae", 1, "mnist5k",
+                                                            "1-D VAE")]
+    compare.render()
+
+
+def test_a_1d_session_model_opens_in_the_explorer_as_a_line(one_d_vae):
+    at = AppTest.from_function(_explorer, default_timeout=120)
+    at.session_state["path"] = str(one_d_vae)
+    at.query_params["models"] = "one-d"
+    at.run()
+    assert not at.exception
+    assert not at.warning  # the link named a model this session has
+    captions = [c.value for c in at.caption if c.value.startswith("Server decode at")]
+    assert len(captions) == 1 and captions[0].startswith("Server decode at (")
+
+
+def test_the_compare_page_offers_session_models_and_refuses_unfair_pairs(one_d_vae):
+    at = AppTest.from_function(_compare, default_timeout=120)
+    at.session_state["path"] = str(one_d_vae)
+    at.run()
+    at.radio(key="cmp_mode").set_value("any").run()
+    assert not at.exception
+    assert "one-d" in at.selectbox(key="cmp_any_vae").options[-1]
+    at.selectbox(key="cmp_any_vae").set_value("one-d").run()  # against the default 2-D AE
+    assert not at.exception
+    assert any("latent sizes differ (2 and 1)" in w.value for w in at.warning)
+    assert not at.dataframe  # nothing is measured for an unfair pair
