@@ -213,6 +213,11 @@ def _verdict(ae_name: str, vae_name: str, figures: dict, latent_dim: int) -> Non
                      "universal" + (": with this many latent dimensions the AE's codes fill a fitted Gaussian well "
                      "enough, and its sharper decoder makes samples that look more like digits." if latent_dim > 2
                                     else "."))
+    if latent_dim == 2:
+        lines.append("Training length matters too (measured in `bench/regularity_training_length.py`): the VAE "
+                     "is smoother and better covered from its first epochs, but after only a few its samples look "
+                     "*less* like digits than the AE's, because its decoder is still blurry. It overtakes the AE "
+                     "on that measure only after longer training.")
     recon = (figures[ae_name].get("recon_bce"), figures[vae_name].get("recon_bce"))
     if None not in recon:
         lines.append(f"Reconstruction error (BCE, nats per image): {recon[0]:.1f} for the AE, "
