@@ -354,3 +354,10 @@ def test_unknown_kind_raises_config_error(kind):
 def test_unconvertible_settings_raise_config_error(settings):
     with pytest.raises(ConfigError):
         models.build("ae", **(SETTINGS_28 | settings))
+
+
+@pytest.mark.parametrize("hidden", [(), (64,) * 9, (10_000,), (0,)])
+def test_hidden_layers_are_bounded(hidden):
+    """A config cannot make aelab build an absurd network (an uploaded model's, say)."""
+    with pytest.raises(ConfigError, match="hidden widths"):
+        models.build("ae", image_shape=(8, 8), latent_dim=2, hidden=hidden)

@@ -565,7 +565,9 @@ def test_a_config_that_does_not_match_its_weights(models_dir, exported):
 
 def test_a_config_asking_for_huge_layers_allocates_nothing(models_dir, exported):
     huge = with_config(exported, lambda c: c["model"].update(image_shape=[100_000, 100_000], hidden=[10**6]))
-    expect_refusal(models_dir, huge, "does not match")  # would be 4e16 bytes if built for real
+    expect_refusal(models_dir, huge, "hidden widths must be")  # refused before anything is built
+    huge_images = with_config(exported, lambda c: c["model"].update(image_shape=[100_000, 100_000]))
+    expect_refusal(models_dir, huge_images, "does not match")  # 4e12 bytes if built for real: checked unbuilt
 
 
 @pytest.mark.parametrize(
