@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from aelab.app import compare, explore, train_page
+from aelab.app import compare, explore, resources, train_page
 
 st.set_page_config(page_title="aelab", page_icon=":material/blur_on:", layout="wide")
 page = st.navigation([
@@ -10,4 +10,5 @@ page = st.navigation([
     st.Page(compare.render, title="VAE vs AE", icon=":material/compare:", url_path="compare"),
     st.Page(train_page.render, title="Train", icon=":material/model_training:", url_path="train"),
 ])
+resources.keep_widget_state()  # switching pages keeps each page's settings
 page.run()

@@ -297,3 +297,20 @@ def test_uploaded_data_is_checked_before_training(browser_page, app_url, tmp_pat
     page.get_by_text("blobs.npz: 120 images of 12x12").wait_for(timeout=30_000)
     assert page.get_by_role("button", name="Train", exact=True).is_enabled()
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_switching_pages_keeps_the_explorer_scene(browser_page, app_url):
+    page = browser_page
+    page.goto(f"{app_url}/?models=vae-2d,ae-2d&manifold=1&probe=0.25,-0.5")
+    page.wait_for_function(devtools.MAPS_READY, arg=2, timeout=60_000)
+    for link in ("Train", "VAE vs AE", "Latent explorer"):
+        page.get_by_role("link", name=link).click()
+        page.wait_for_timeout(500)
+    page.wait_for_function(
+        "() => (window.__aelabMaps || []).filter(m => m.root.isConnected && m.decodes > 0).length === 2",
+        timeout=60_000,
+    )
+    assert page.locator('[data-testid="stException"]').count() == 0
+    query = parse_qs(urlparse(page.url).query)
+    assert query["models"] == ["vae-2d,ae-2d"] and query["manifold"] == ["1"]
+    assert [float(v) for v in query["probe"][0].split(",")] == pytest.approx([0.25, -0.5])

@@ -79,3 +79,17 @@ def to_png_array(image: np.ndarray, scale: int = 8) -> np.ndarray:
     """An image in [0, 1] as uint8, enlarged by pixel repetition so it stays crisp."""
     pixels = (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
     return pixels.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+def keep_widget_state(prefixes: tuple[str, ...] = ("ex_", "cmp_", "tr_")) -> None:
+    """Keep every page's widget values while another page runs.
+
+    Streamlit forgets a widget's value when a run does not draw it, so switching pages
+    would reset the explorer's models and toggles. Writing a value back makes it the
+    session's own. Buttons and uploaders cannot be written, and need not be kept.
+    """
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefixes)]:
+        try:
+            st.session_state[key] = st.session_state[key]
+        except st.errors.StreamlitAPIException:
+            pass
