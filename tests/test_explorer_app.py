@@ -302,10 +302,10 @@ def test_a_clicked_digit_is_named_and_set_a_uses_it():
     [caption] = _decode_captions(at)
     assert f"digit #7 (label {_label(at, 'vae-2d', 7)})" in caption
     assert _probes(at) == [pytest.approx(_point(at, "vae-2d", 7), abs=5e-4)]
-    assert at.button(key="ex_set_a").label == "Set A to digit #7"
+    assert at.button(key="do_set_a").label == "Set A to digit #7"
     _report(at, "vae-2d", "probe", {"x": 0.0, "y": 0.0, "picked": None, "view": None})  # dragged off it
     assert _decode_captions(at)[0].endswith("free position.")
-    assert at.button(key="ex_set_a").label == "Set A to the probe's position"
+    assert at.button(key="do_set_a").label == "Set A to the probe's position"
 
 
 def test_a_reported_view_is_kept_and_written_to_the_url():
@@ -359,9 +359,9 @@ def test_interpolating_between_two_picked_digits_shows_a_strip_per_model():
     labels = _maps(at)["map-vae-2d-latent"]["points"]["label"]
     a, b = labels.index(0), labels.index(1)
     _pick(at, "vae-2d", a)
-    at.button(key="ex_set_a").click().run()
+    at.button(key="do_set_a").click().run()
     _pick(at, "vae-2d", b)
-    at.button(key="ex_set_b").click().run()
+    at.button(key="do_set_b").click().run()
     _ok(at)
     assert _strips(at) == [f"{m}: A to B in 10 steps" for m in ("vae-2d", "ae-2d", "ae-16d")]
     # the segment is drawn between the same two digits on every map, each in its own coordinates
@@ -377,9 +377,9 @@ def test_interpolating_between_two_picked_digits_shows_a_strip_per_model():
 def test_interpolating_between_two_probe_positions():
     at = _run(models="vae-2d,ae-2d,ae-16d")
     _report(at, "vae-2d", "probe", {"x": -1.0, "y": 0.5, "picked": None, "view": None})
-    at.button(key="ex_set_a").click().run()
+    at.button(key="do_set_a").click().run()
     _report(at, "vae-2d", "probe", {"x": 1.0, "y": -0.5, "picked": None, "view": None})
-    at.button(key="ex_set_b").click().run()
+    at.button(key="do_set_b").click().run()
     _ok(at)
     # both 2-D maps take the positions; a free position on a 2-D latent means nothing on a PCA map
     assert _strips(at) == ["vae-2d: A to B in 10 steps", "ae-2d: A to B in 10 steps"]
@@ -392,9 +392,9 @@ def test_interpolating_between_two_probe_positions():
 def test_setting_b_draws_the_segment_on_the_map_in_the_same_run():
     at = _run()
     _report(at, "vae-2d", "probe", {"x": -1.0, "y": 0.5, "picked": None, "view": None})
-    at.button(key="ex_set_a").click().run()
+    at.button(key="do_set_a").click().run()
     _report(at, "vae-2d", "probe", {"x": 1.0, "y": -0.5, "picked": None, "view": None})
-    at.button(key="ex_set_b").click().run()
+    at.button(key="do_set_b").click().run()
     assert _strips(at) == ["vae-2d: A to B in 10 steps"]
     assert _maps(at)["map-vae-2d-latent"]["segment"] == {"a": [-1.0, 0.5], "b": [1.0, -0.5]}
 

@@ -356,8 +356,13 @@ def test_unconvertible_settings_raise_config_error(settings):
         models.build("ae", **(SETTINGS_28 | settings))
 
 
-@pytest.mark.parametrize("hidden", [(), (64,) * 9, (10_000,), (0,)])
+@pytest.mark.parametrize("hidden", [(64,) * 9, (10_000,), (0,)])
 def test_hidden_layers_are_bounded(hidden):
     """A config cannot make aelab build an absurd network (an uploaded model's, say)."""
     with pytest.raises(ConfigError, match="hidden widths"):
         models.build("ae", image_shape=(8, 8), latent_dim=2, hidden=hidden)
+
+
+def test_no_hidden_layer_is_a_linear_autoencoder():
+    model = models.build("ae", image_shape=(8, 8), latent_dim=2, hidden=())
+    assert [type(m).__name__ for m in model.encoder] == ["Linear"]

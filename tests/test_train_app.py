@@ -22,7 +22,7 @@ def at(tmp_path, monkeypatch):
 
 def _train(at: AppTest, timeout: float = 120) -> AppTest:
     """Press Train, wait for the background job, and rerun to show the outcome."""
-    at.button(key="tr_start").click().run()
+    at.button(key="do_train").click().run()
     job = at.session_state["train_job"]
     job.join(timeout)
     assert not job.running, "training did not finish in time"

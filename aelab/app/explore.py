@@ -118,9 +118,9 @@ def _interpolation(maps: list[ModelMap]) -> None:
     here = {"index": picked, "position": urlstate.probe_for(first), "method": first.method}
     where = f"digit #{picked}" if picked is not None else "the probe's position"
     cols = st.columns([1, 1, 3])
-    if cols[0].button(f"Set A to {where}", key="ex_set_a"):
+    if cols[0].button(f"Set A to {where}", key="do_set_a"):
         st.session_state.ex_a = here
-    if cols[1].button(f"Set B to {where}", key="ex_set_b"):
+    if cols[1].button(f"Set B to {where}", key="do_set_b"):
         st.session_state.ex_b = here
     steps = cols[2].slider("Steps", 3, 24, 10, key="ex_steps")
     if not (st.session_state.get("ex_a") and st.session_state.get("ex_b")):

@@ -86,10 +86,8 @@ def keep_widget_state(prefixes: tuple[str, ...] = ("ex_", "cmp_", "tr_")) -> Non
 
     Streamlit forgets a widget's value when a run does not draw it, so switching pages
     would reset the explorer's models and toggles. Writing a value back makes it the
-    session's own. Buttons and uploaders cannot be written, and need not be kept.
+    session's own. Buttons, uploaders and download buttons must not be written (Streamlit
+    refuses when it draws them), so their keys start with ``do_`` instead.
     """
     for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefixes)]:
-        try:
-            st.session_state[key] = st.session_state[key]
-        except st.errors.StreamlitAPIException:
-            pass
+        st.session_state[key] = st.session_state[key]

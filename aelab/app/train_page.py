@@ -71,7 +71,7 @@ def _settings_form() -> None:
     except (ValueError, AssertionError):
         st.error(f"Hidden widths must be positive whole numbers separated by commas, not {hidden!r}.")
         return
-    if st.button("Train", type="primary", key="tr_start", disabled=spec is None):
+    if st.button("Train", type="primary", key="do_train", disabled=spec is None):
         _start(kind, settings, spec, config_fields, name, data_note)
 
 
@@ -125,7 +125,8 @@ def _data_choice() -> tuple[str | None, str]:
     if choice != "upload":
         return choice, choice
     upload = st.file_uploader("Images: an .npz with an `images` array (N x H x W, optional `labels`), or a .zip "
-                              "of PNG files (optionally one folder per label)", type=["npz", "zip"], key="tr_upload")
+                              "of PNG files (optionally one folder per label)", type=["npz", "zip"],
+                              key="do_upload_data")
     if upload is None:
         return None, ""
     return _accept_dataset(upload), upload.name
@@ -197,7 +198,7 @@ def _live(job: TrainingJob) -> None:
     left = job.seconds_left()
     st.progress(done, text=f"Training {job.out.name}: epoch {max(epoch, 1)} of {total}"
                 + (f", about {left:.0f} s left" if left is not None else ""))
-    if st.button("Stop (keeps the best model so far)", key="tr_stop"):
+    if st.button("Stop (keeps the best model so far)", key="do_stop"):
         job.stop()
         st.toast("Stopping after this batch...")
     _curves_and_map(job, len(job.snapshots))
@@ -276,7 +277,7 @@ def _my_models() -> None:
     st.subheader("This session's models", anchor=False)
     upload = st.file_uploader("Upload a model: a .zip with config.json and model.safetensors (as downloaded "
                               "here). Pickles (.pt, .pkl) are refused: loading one can run code.",
-                              type=["zip"], key="tr_model_upload")
+                              type=["zip"], key="do_upload_model")
     if upload is not None:
         _accept_model(upload)
     entries = session.models()
@@ -286,7 +287,7 @@ def _my_models() -> None:
         left, right = st.columns([4, 1])
         left.markdown(f"**{entry.name}**: {entry.description}")
         right.download_button("Download .zip", data=_zip(entry.path), file_name=f"{entry.name}.zip",
-                              mime="application/zip", key=f"tr_download_{entry.name}")
+                              mime="application/zip", key=f"do_download_{entry.name}")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -98,8 +98,8 @@ class Autoencoder(nn.Module):
                f"image_shape must be (height, width), got {image_shape}")
         _check(1 <= self.latent_dim <= MAX_LATENT_DIM,
                f"latent_dim must be between 1 and {MAX_LATENT_DIM}, got {latent_dim}")
-        _check(1 <= len(self.hidden) <= MAX_HIDDEN_LAYERS and all(1 <= h <= MAX_WIDTH for h in self.hidden),
-               f"hidden widths must be 1 to {MAX_HIDDEN_LAYERS} layers of 1 to {MAX_WIDTH} units, got {hidden}")
+        _check(len(self.hidden) <= MAX_HIDDEN_LAYERS and all(1 <= h <= MAX_WIDTH for h in self.hidden),
+               f"hidden widths must be at most {MAX_HIDDEN_LAYERS} layers of 1 to {MAX_WIDTH} units, got {hidden}")
         _check(arch in ARCHITECTURES, f"arch must be one of {ARCHITECTURES}, got {arch!r}")
         self._recon = losses.get(recon_loss)
         if arch == "conv":
