@@ -5,7 +5,8 @@ Measures, against `streamlit run app.py` on loopback with the shipped models:
   starts; warm: later visits), for one map and for four side by side;
 - decoded-image updates per second while the probe is dragged continuously;
 - release-to-server-image latency: from the mouse release to the exact decode drawn
-  by the Python model being loaded in the page (median and p95).
+  by the Python model being loaded in the page (median and p95), also while another
+  browser session trains a model on the same server.
 
 Run: python bench/explorer_browser.py [--drags 30]
 """
@@ -95,6 +96,19 @@ def release_latencies(page, drags: int) -> list[float]:
     return latencies
 
 
+def start_training_elsewhere(page, url: str):
+    """A second browser session starts a 200-epoch AE on the embedded digits on the Train page."""
+    other = page.context.new_page()
+    other.goto(f"{url}/train")
+    epochs = other.get_by_role("slider").nth(1)  # latent size, then epochs
+    epochs.focus()
+    other.keyboard.press("End")
+    other.wait_for_timeout(1000)
+    other.get_by_role("button", name="Train", exact=True).click()
+    other.get_by_text("Training my-ae-2d").wait_for(timeout=60_000)
+    return other
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
@@ -125,6 +139,13 @@ def main() -> None:
         latencies = release_latencies(page, args.drags)
         rows.append((f"release to server image, median of {len(latencies)}", f"{statistics.median(latencies):.0f} ms"))
         rows.append((f"release to server image, p95 of {len(latencies)}", f"{percentile(latencies, 0.95):.0f} ms"))
+        trainer = start_training_elsewhere(page, url)
+        busy = release_latencies(page, args.drags)
+        still = trainer.get_by_text("Training my-ae-2d").count() > 0
+        trainer.get_by_role("button", name="Stop (keeps the best model so far)").click()
+        rows.append((f"  while another session trains: median of {len(busy)}", f"{statistics.median(busy):.0f} ms"))
+        rows.append((f"  while another session trains: p95 of {len(busy)}", f"{percentile(busy, 0.95):.0f} ms"))
+        rows.append(("  (the other session was training throughout)", "yes" if still else "NO: it finished first"))
     width = max(len(name) for name, _ in rows)
     print(f"{'measure':<{width}}  value")
     for name, value in rows:
