@@ -20,6 +20,7 @@ from . import checkpoint, explore
 from .data import Splits
 from .metrics import evaluate
 from .models import Autoencoder
+from .projection import PCAProjection
 from .train import EpochLog, FitResult, TrainConfig, fit, make_model
 
 
@@ -46,9 +47,7 @@ def plane(codes: np.ndarray) -> np.ndarray:
         return np.column_stack([codes, np.zeros_like(codes)]).astype(np.float32)
     if codes.shape[1] == 2:
         return codes.astype(np.float32)
-    centred = codes - codes.mean(0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    return (centred @ vt[:2].T).astype(np.float32)
+    return PCAProjection().fit(codes).transform(codes)
 
 
 class TrainingJob:
