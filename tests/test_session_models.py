@@ -63,3 +63,21 @@ def test_the_compare_page_offers_session_models_and_refuses_unfair_pairs(one_d_v
     assert not at.exception
     assert any("latent sizes differ (2 and 1)" in w.value for w in at.warning)
     assert not at.dataframe  # nothing is measured for an unfair pair
+
+
+def test_old_session_folders_are_pruned_and_recent_ones_kept(tmp_path):
+    import os
+    import time
+
+    from aelab.app import session
+
+    old, recent = tmp_path / "old", tmp_path / "recent"
+    for folder in (old, recent):
+        (folder / "models").mkdir(parents=True)
+        (folder / "models" / "config.json").write_text("{}")
+    week_ago = time.time() - 8 * 86400
+    for path in (old, old / "models", old / "models" / "config.json"):
+        os.utime(path, (week_ago, week_ago))
+    assert session.prune(tmp_path) == [old]
+    assert not old.exists() and (recent / "models" / "config.json").exists()
+    assert session.prune(tmp_path / "missing") == []

@@ -7,6 +7,8 @@ join the shipped models in the pickers of every page of this session.
 from __future__ import annotations
 
 import re
+import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -15,14 +17,30 @@ import streamlit as st
 from .. import checkpoint, data
 from . import resources
 
+MAX_AGE_DAYS = 7  # session folders untouched this long are removed when a new session starts
+
 
 def session_dir() -> Path:
     """A folder for this session's models and uploaded data, made on first use."""
+    root = data.cache_dir() / "sessions"
     if "session_id" not in st.session_state:
         st.session_state.session_id = uuid.uuid4().hex[:12]
-    folder = data.cache_dir() / "sessions" / st.session_state.session_id
+        prune(root)
+    folder = root / st.session_state.session_id
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def prune(root: Path, max_age_days: float = MAX_AGE_DAYS) -> list[Path]:
+    """Remove session folders whose contents have not changed for ``max_age_days``; returns them."""
+    cutoff = time.time() - max_age_days * 86400
+    removed = []
+    for folder in root.glob("*") if root.is_dir() else []:
+        newest = max((p.stat().st_mtime for p in folder.rglob("*")), default=folder.stat().st_mtime)
+        if folder.is_dir() and newest < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def models() -> list[resources.ModelEntry]:
