@@ -113,13 +113,22 @@ def parse_pair(text: str | None) -> tuple[float, float] | None:
 
 
 def parse_view(text: str | None, max_span: float = 1e4) -> list[float] | None:
-    """Parse "x0,x1,y0,y1" from a URL; None unless finite, ordered and of a sane size."""
-    values = _parse_floats(text, 4)
-    if not values:
+    """Parse "x0,x1,y0,y1" from a URL; None unless it is a :func:`valid_view`."""
+    return valid_view(_parse_floats(text, 4), max_span)
+
+
+def valid_view(values, max_span: float = 1e4) -> list[float] | None:
+    """[x0, x1, y0, y1] as floats when finite, ordered and of a sane size (from a URL or a browser), else None."""
+    if not isinstance(values, (list, tuple)) or len(values) != 4 or not finite_numbers(*values):
         return None
     x0, x1, y0, y1 = values
     ok = 0 < x1 - x0 <= max_span and 0 < y1 - y0 <= max_span and max(map(abs, values)) <= max_span
-    return values if ok else None
+    return [float(v) for v in values] if ok else None
+
+
+def finite_numbers(*values) -> bool:
+    """True when every value is a real, finite number (not a bool, string, None or NaN)."""
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
 
 
 def _parse_floats(text: str | None, count: int) -> list[float] | None:
@@ -129,6 +138,6 @@ def _parse_floats(text: str | None, count: int) -> list[float] | None:
         values = [float(part) for part in str(text).split(",")]
     except ValueError:
         return None
-    if len(values) != count or not all(math.isfinite(v) for v in values):
+    if len(values) != count or not finite_numbers(*values):
         return None
     return values

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from .models import VAE, Autoencoder
 from .models.vae import kl_to_standard_normal
+from .train import as_tensor
 
 
 @torch.no_grad()
@@ -32,8 +33,7 @@ def evaluate(
     """
     model.eval()
     device = next(model.parameters()).device
-    x_all = torch.as_tensor(np.asarray(images) if not torch.is_tensor(images) else images,
-                            dtype=torch.float32)
+    x_all = as_tensor(images, torch.device("cpu"))  # batches move to the model's device below
     generator = torch.Generator(device=device).manual_seed(seed)
     sums = {"recon_bce": 0.0, "recon_mse": 0.0, "kl": 0.0}
     for start in range(0, len(x_all), batch_size):

@@ -250,7 +250,7 @@ def umap_stand_in(monkeypatch, tmp_path):
                         lambda method, seed=0: StandIn(seed) if method == "umap" else real(method, seed))
     monkeypatch.setenv("AELAB_CACHE_DIR", str(tmp_path))  # the on-disk layout cache
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))  # restored afterwards
-    caches = (maps._model_map, maps._projection, maps._umap_layout)
+    caches = (maps._model_map, maps._pca, maps._umap_layout)
     for cache in caches:
         cache.clear()
     yield StandIn

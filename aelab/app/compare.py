@@ -160,8 +160,7 @@ def _component_key(m: ModelMap) -> str:
 def _on_probe(m: ModelMap, key: str) -> None:
     """A released probe: keep it, and put the other model's probe on its own code of the nearest digit."""
     probe = (st.session_state.get(key) or {}).get("probe")
-    if not (isinstance(probe, dict) and all(isinstance(probe.get(k), (int, float)) for k in "xy")
-            and np.isfinite([probe["x"], probe["y"]]).all()):
+    if not (isinstance(probe, dict) and explore.finite_numbers(probe.get("x"), probe.get("y"))):
         return
     st.session_state.cmp_probes[key] = (float(probe["x"]), float(probe["y"]))
     nearest = probe.get("nearest")

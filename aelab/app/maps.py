@@ -76,7 +76,7 @@ def _first_axis(points: np.ndarray) -> np.ndarray:
 
 def _pca_plane(entry, codes):
     """PCA's plane; its inverse is linear and exact, and N(0, I) projects to a unit Gaussian at -C mean."""
-    fitted = _projection(entry.path, entry.data, "pca")
+    fitted = _pca(entry.path, entry.data)
     centre = -(fitted.components_ @ fitted.mean_)
     inverse = payload.linear_inverse(fitted.mean_, fitted.components_)
     return fitted.transform(codes), inverse, fitted.inverse_transform, [float(centre[0]), float(centre[1])]
@@ -89,15 +89,14 @@ def _umap_plane(entry, codes):
     return layout.points, inverse, layout.to_latent, None
 
 
-@st.cache_resource(show_spinner="Fitting the projection...", max_entries=16)
-def _projection(path: str, spec: str, method: str):
-    return projection.make_projection(method, seed=0).fit(resources.encoded(path, spec)[0])
+@st.cache_resource(show_spinner="Fitting PCA...", max_entries=16)
+def _pca(path: str, spec: str) -> projection.PCAProjection:
+    return projection.PCAProjection().fit(resources.encoded(path, spec)[0])
 
 
 @st.cache_resource(show_spinner="Laying out the codes with UMAP (about a minute the first time, then cached "
                                 "on disk)...", max_entries=16)
 def _umap_layout(path: str, spec: str) -> layouts.Layout:
-    projection.configure_numba_cache()
     return layouts.umap_layout(resources.encoded(path, spec)[0])
 
 

@@ -7,8 +7,6 @@ malformed or no longer fits the models is replaced by a sane default, with a not
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import streamlit as st
 
@@ -128,7 +126,7 @@ def view_for(m: ModelMap) -> list[float]:
 def on_probe(m: ModelMap) -> None:
     """The component reported a released probe (or a clicked digit): validate and keep it."""
     probe = (st.session_state.get(component_key(m)) or {}).get("probe")
-    if not (isinstance(probe, dict) and _finite(probe.get("x"), probe.get("y"))):
+    if not (isinstance(probe, dict) and explore.finite_numbers(probe.get("x"), probe.get("y"))):
         return
     st.session_state.ex_probes[_probe_key(m)] = (float(probe["x"]), float(probe["y"]))
     picked = probe.get("picked")
@@ -141,13 +139,9 @@ def on_probe(m: ModelMap) -> None:
 
 def on_view(m: ModelMap) -> None:
     """The component reported a new view after a pan or zoom: validate and keep it."""
-    view = (st.session_state.get(component_key(m)) or {}).get("view")
-    if isinstance(view, list) and len(view) == 4 and _finite(*view) and view[0] < view[1] and view[2] < view[3]:
-        st.session_state.ex_views[f"{m.entry.name}:{m.method}"] = [float(v) for v in view]
-
-
-def _finite(*values) -> bool:
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
+    view = explore.valid_view((st.session_state.get(component_key(m)) or {}).get("view"))
+    if view is not None:
+        st.session_state.ex_views[f"{m.entry.name}:{m.method}"] = view
 
 
 def write(maps: list[ModelMap]) -> None:
