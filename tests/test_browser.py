@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from aelab import checkpoint, devtools, explore, pretrained
 from aelab.projection import make_projection
@@ -211,9 +212,8 @@ def test_compare_page_links_the_two_maps_by_digit(browser_page, app_url):
     vae_point = _js(page, f"[m.points.x[{nearest}], m.points.y[{nearest}]]", "vae-2d")
     assert vae_probe == pytest.approx(vae_point)
     # after the release the server draws both neighbourhoods at the linked probes: no error, two strips
-    page.wait_for_timeout(1500)
+    expect(page.get_by_text("Probe, then a tiny circle around it")).to_have_count(2, timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
-    assert page.get_by_text("Probe, then a tiny circle around it").count() == 2
 
 
 def _open_train_page(page, app_url: str, data_label: str) -> None:
@@ -289,13 +289,14 @@ def test_uploaded_data_is_checked_before_training(browser_page, app_url, tmp_pat
     garbage.write_text("these are not images")
     _upload(page, 0, garbage)
     page.get_by_text("notes.npz cannot be used").wait_for(timeout=30_000)
-    assert page.get_by_role("button", name="Train", exact=True).is_disabled()
+    # The rerun that shows the message may not have redrawn the button yet: wait for its state.
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_disabled(timeout=30_000)
     images = np.random.default_rng(0).random((120, 12, 12)).astype(np.float32)
     good = tmp_path / "blobs.npz"
     np.savez(good, images=images, labels=np.arange(120) % 3)
     _upload(page, 0, good)
     page.get_by_text("blobs.npz: 120 images of 12x12").wait_for(timeout=30_000)
-    assert page.get_by_role("button", name="Train", exact=True).is_enabled()
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled(timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
@@ -310,6 +311,8 @@ def test_switching_pages_keeps_the_explorer_scene(browser_page, app_url):
         "() => (window.__aelabMaps || []).filter(m => m.root.isConnected && m.decodes > 0).length === 2",
         timeout=60_000,
     )
+    # the query string is written at the end of the script run, a moment after the maps are drawn
+    page.wait_for_function("() => location.search.includes('models=')", timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     query = parse_qs(urlparse(page.url).query)
     assert query["models"] == ["vae-2d,ae-2d"] and query["manifold"] == ["1"]
