@@ -38,7 +38,10 @@ class Recipe:
 # (256, 128) MLP beat (512, 256), (400, 200) and a small conv net on these 4,500 images;
 # lr 2e-3 beat 1e-3 and 3e-3; weight decay hurt. Early stopping keeps the best epoch.
 _MLP = {"hidden": [256, 128], "recon_loss": "bce", "arch": "mlp"}
-_TRAINING = TrainConfig(epochs=150, batch_size=64, lr=2e-3, lr_schedule="cosine", patience=25, seed=0)
+# Trained with torch's default (unfused) Adam, before aelab switched to the fused kernel;
+# kept so that `python -m aelab pretrained` rebuilds the shipped weights bit for bit.
+_TRAINING = TrainConfig(epochs=150, batch_size=64, lr=2e-3, lr_schedule="cosine", patience=25, seed=0,
+                        fused_adam=False)
 
 RECIPES: tuple[Recipe, ...] = (
     Recipe("ae-2d", "ae", _MLP | {"latent_dim": 2}, _TRAINING, description="plain AE, 2-D latent"),

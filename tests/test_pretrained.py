@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import asdict
 
 import pytest
 
@@ -54,7 +55,12 @@ def test_manifest_paths_are_relative_and_inside_pretrained():
 
 
 def test_recipes_and_manifest_agree():
+    """Every recipe is shipped, and trained with exactly the settings the recipe names."""
     assert {r.name for r in pretrained.RECIPES} == {e["name"] for e in ENTRIES}
+    shipped = {e["name"]: e for e in ENTRIES}
+    for recipe in pretrained.RECIPES:
+        assert shipped[recipe.name]["training"] == asdict(recipe.training), recipe.name
+        assert shipped[recipe.name]["kind"] == recipe.kind
 
 
 def test_library_never_imports_streamlit():

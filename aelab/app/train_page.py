@@ -19,6 +19,7 @@ from ..models import KINDS, REGISTRY
 from ..models.dae import CORRUPTIONS
 from ..models.sae import PENALTIES
 from ..train import TrainConfig
+from ..uploads import MiB
 from . import resources, session
 
 LATENT_SIZES = [1, 2, 3, 4, 8, 16, 32, 64, 128, 256]
@@ -126,7 +127,7 @@ def _data_choice() -> tuple[str | None, str]:
         return choice, choice
     upload = st.file_uploader("Images: an .npz with an `images` array (N x H x W, optional `labels`), or a .zip "
                               "of PNG files (optionally one folder per label)", type=["npz", "zip"],
-                              key="do_upload_data")
+                              key="do_upload_data", max_upload_size=data.UPLOAD_LIMITS.max_bytes // MiB)
     if upload is None:
         return None, ""
     return _accept_dataset(upload), upload.name
@@ -277,7 +278,8 @@ def _my_models() -> None:
     st.subheader("This session's models", anchor=False)
     upload = st.file_uploader("Upload a model: a .zip with config.json and model.safetensors (as downloaded "
                               "here). Pickles (.pt, .pkl) are refused: loading one can run code.",
-                              type=["zip"], key="do_upload_model")
+                              type=["zip"], key="do_upload_model",
+                              max_upload_size=checkpoint.MAX_UPLOAD_BYTES // MiB)
     if upload is not None:
         _accept_model(upload)
     entries = session.models()
