@@ -33,7 +33,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"  # "cpu", "cuda", or "auto" (cuda when present)
     # Adam's fused kernel updates every parameter in one pass: at batch 48 on one CPU thread the
-    # per-parameter loop took about half of each step, and fused training runs ~1.4x faster
+    # per-parameter loop took about half of each step, and fused training runs ~1.35x faster
     # (bench/train_speed.py). False keeps torch's default loop, which rounds differently; the
     # shipped models were trained with it, and their recipes say so to rebuild bit for bit.
     fused_adam: bool = True
