@@ -7,7 +7,12 @@ page's 10% tie rule. Seed 0 with the recipe as it is rebuilds the shipped pair b
 (one thread, denormals kept, as ``python -m aelab pretrained`` trains); ``--fused`` trains
 with the fused Adam kernel that the app and ``python -m aelab train`` use instead.
 
-Run: python bench/regularity_seeds.py [--seeds 0 1 2 3 4] [--fused]
+``--betas`` asks the same of the beta caption instead: the shipped 2-D VAE recipe at every
+shipped beta, per seed, and whether each of the caption's three claims holds on that seed
+(sensitivity falls as beta rises; the highest beta reconstructs worst; the lowest beta's
+samples have the largest Frechet distance).
+
+Run: python bench/regularity_seeds.py [--seeds 0 1 2 3 4] [--fused] [--betas]
 """
 
 from __future__ import annotations
@@ -25,29 +30,62 @@ import torch  # noqa: E402
 
 from aelab import data, pretrained, regularity  # noqa: E402
 from aelab.judge import load_judge  # noqa: E402
+from aelab.metrics import evaluate  # noqa: E402
 from aelab.train import train_model  # noqa: E402
 
 PAIR = ("ae-2d", "vae-2d")
+
+
+def trained(recipe, splits, seed: int, fused: bool, **model_changes):
+    config = dataclasses.replace(recipe.training, seed=seed, fused_adam=fused or recipe.training.fused_adam)
+    model, _ = train_model(recipe.kind, recipe.model | model_changes, splits.train.images, splits.val.images, config)
+    return model
+
+
+def beta_claims(recipes, splits, judge, seeds: list[int], fused: bool) -> None:
+    betas = sorted(r.model["beta"] for r in recipes.values() if r.kind == "vae" and r.model["latent_dim"] == 2)
+    recipe = recipes["vae-2d"]
+    held = Counter()
+    print(f"{'seed':<6}{'beta':>6}{'recon bce':>11}{'sens med':>10}{'FD':>9}")
+    for seed in seeds:
+        rows = {}
+        for beta in betas:
+            model = trained(recipe, splits, seed, fused, beta=beta)
+            figures = regularity.measure(model, splits.train.images, splits.val.images, judge)
+            recon = evaluate(model, splits.val.images)["recon_bce"]
+            rows[beta] = (recon, figures["continuity"]["sensitivity_median"],
+                          figures["completeness"]["frechet_distance"])
+            print(f"{seed:<6}{beta:>6g}{rows[beta][0]:>11.2f}{rows[beta][1]:>10.2f}{rows[beta][2]:>9.2f}", flush=True)
+        sensitivity = [rows[b][1] for b in betas]
+        claims = {"sensitivity falls as beta rises": sensitivity == sorted(sensitivity, reverse=True),
+                  "highest beta reconstructs worst": max(rows, key=lambda b: rows[b][0]) == betas[-1],
+                  "lowest beta has the largest FD": max(rows, key=lambda b: rows[b][2]) == betas[0]}
+        held.update(claim for claim, ok in claims.items() if ok)
+        print(f"{'':<6}" + "; ".join(f"{claim}: {'yes' if ok else 'NO'}" for claim, ok in claims.items()))
+    print(f"\nthe beta caption's claims, held on how many of {len(seeds)} seeds:")
+    for claim in claims:  # the last seed's dict: every claim, in order
+        print(f"  {claim:<34}{held[claim]}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--fused", action="store_true", help="fused Adam, as the app trains (default: as shipped)")
+    parser.add_argument("--betas", action="store_true", help="check the beta caption's claims instead")
     args = parser.parse_args()
     torch.set_num_threads(1)  # as the shipped models were built
     splits = data.load_splits("mnist5k")
     judge, _ = load_judge(pretrained.judge_dir())
     recipes = {r.name: r for r in pretrained.RECIPES}
+    if args.betas:
+        beta_claims(recipes, splits, judge, args.seeds, args.fused)
+        return
     wins: dict[str, Counter] = {key: Counter() for _, key in regularity.COMPARED}
     print(f"{'seed':<6}{'measure':<22}{'AE':>10}{'VAE':>10}  more regular")
     for seed in args.seeds:
         tic, figures = time.perf_counter(), {}
         for name in PAIR:
-            recipe = recipes[name]
-            fused = args.fused or recipe.training.fused_adam
-            config = dataclasses.replace(recipe.training, seed=seed, fused_adam=fused)
-            model, _ = train_model(recipe.kind, recipe.model, splits.train.images, splits.val.images, config)
+            model = trained(recipes[name], splits, seed, args.fused)
             figures[name] = regularity.measure(model, splits.train.images, splits.val.images, judge)
         for group, key in regularity.COMPARED:
             a, v = figures["ae-2d"][group][key], figures["vae-2d"][group][key]

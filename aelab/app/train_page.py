@@ -109,7 +109,10 @@ def _training_fields() -> dict:
                                          format_func=lambda v: f"{v:g}"),
         "patience": st.number_input("Early stopping patience (0 = off)", 0, 100, 0, key="tr_patience") or None,
         "seed": st.number_input("Seed", 0, 2**31 - 1, 0, key="tr_seed"),
-        "device": st.radio("Device", ["cpu", "cuda"] if _cuda() else ["cpu"], key="tr_device", horizontal=True),
+        "device": st.radio("Device", ["cpu", "cuda"] if _cuda() else ["cpu"], key="tr_device", horizontal=True,
+                           help="On the CPU the app trains with one thread: a second one made these small "
+                                "models slower on a busy machine, and one leaves room for other sessions. "
+                                "`python -m aelab train --threads N` chooses for itself."),
     }
 
 
