@@ -230,6 +230,9 @@ def test_the_beta_table_lists_every_shipped_beta():
     assert set(table.value.columns) == {"beta", "recon bce", "sensitivity median", "jump ratio p90",
                                         "frechet distance", "hole fraction"}
     assert (table.value["hole fraction"].between(0, 1)).all() and (table.value["recon bce"] > 0).all()
+    # the caption says which of its claims survived other seeds (bench/regularity_seeds.py --betas)
+    [caption] = _elements(expander, "caption")
+    assert "retrained with five seeds" in caption.value
 
 
 # ---- the linked probes -----------------------------------------------------------------------
