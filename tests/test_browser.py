@@ -285,6 +285,8 @@ def test_uploaded_models_are_validated_and_a_good_one_joins_the_explorer(browser
 def test_uploaded_data_is_checked_before_training(browser_page, app_url, tmp_path):
     page = browser_page
     _open_train_page(page, app_url, "your own (.npz or .zip of PNGs)")
+    # the data uploader joins the model uploader once the rerun is drawn: upload to it, not the other
+    expect(page.locator('[data-testid="stFileUploaderDropzoneInput"]')).to_have_count(2, timeout=30_000)
     garbage = tmp_path / "notes.npz"
     garbage.write_text("these are not images")
     _upload(page, 0, garbage)
