@@ -66,7 +66,7 @@ def beta_claims(recipes, splits, judge, seeds: list[int], fused: bool) -> None:
         print(f"{'':<6}" + "; ".join(f"{claim}: {'yes' if ok else 'NO'}" for claim, ok in claims.items()))
     print(f"\nthe beta caption's claims, held on how many of {len(seeds)} seeds:")
     for claim in claims:  # the last seed's dict: every claim, in order
-        print(f"  {claim:<34}{held[claim]}")
+        print(f"  {claim:<38}{held[claim]}")
 
 
 def main() -> None:
