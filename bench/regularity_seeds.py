@@ -5,7 +5,7 @@ batch order; architecture, data and schedule unchanged), measures each pair the 
 "VAE vs AE" page does, and counts on how many seeds each measure goes to the VAE under the
 page's 10% tie rule. Seed 0 with the recipe as it is rebuilds the shipped pair bit for bit
 (one thread, denormals kept, as ``python -m aelab pretrained`` trains); ``--fused`` trains
-with the fused Adam kernel that the app and ``python -m aelab train`` use instead.
+as the app and ``python -m aelab train`` do instead: fused Adam, denormals flushed.
 
 ``--betas`` asks the same of the beta caption instead: the shipped 2-D VAE recipe at every
 shipped beta, per seed, and whether each of the caption's claims holds on that seed
@@ -32,7 +32,7 @@ import torch  # noqa: E402
 from aelab import data, pretrained, regularity  # noqa: E402
 from aelab.judge import load_judge  # noqa: E402
 from aelab.metrics import evaluate  # noqa: E402
-from aelab.train import train_model  # noqa: E402
+from aelab.train import configure_cpu, train_model  # noqa: E402
 
 PAIR = ("ae-2d", "vae-2d")
 
@@ -75,7 +75,10 @@ def main() -> None:
     parser.add_argument("--fused", action="store_true", help="fused Adam, as the app trains (default: as shipped)")
     parser.add_argument("--betas", action="store_true", help="check the beta caption's claims instead")
     args = parser.parse_args()
-    torch.set_num_threads(1)  # as the shipped models were built
+    if args.fused:
+        configure_cpu(threads=1)  # exactly as the app trains: one thread, denormals flushed
+    else:
+        torch.set_num_threads(1)  # as the shipped models were built: denormals kept
     splits = data.load_splits("mnist5k")
     judge, _ = load_judge(pretrained.judge_dir())
     recipes = {r.name: r for r in pretrained.RECIPES}
