@@ -249,6 +249,8 @@ def _beta_table(vaes: dict[float, resources.ModelEntry]) -> None:
                    "with five seeds (`bench/regularity_seeds.py --betas`), the lowest beta's samples scored "
                    "worst and the highest beta was smoother than the lowest every time, but the highest beta "
                    "reconstructed worst in four and sensitivity fell at every step in only two.")
+
+
 def _interpolations(ae: ModelMap, vae: ModelMap) -> None:
     st.subheader("Continuity: the same two digits, interpolated in each model", anchor=False)
     held_out = resources.load_data(ae.entry.data).val
