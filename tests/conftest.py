@@ -7,6 +7,7 @@ most once per test session.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,6 +49,17 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def no_unpickling(monkeypatch):
+    """Make every way of unpickling fail loudly, so a test proves none was used."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("aelab tried to unpickle a file")
+
+    for module, name in [(pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"), (torch, "load")]:
+        monkeypatch.setattr(module, name, forbidden)
 
 
 @pytest.fixture(autouse=True)

@@ -182,17 +182,6 @@ def test_info_cannot_override_what_the_model_is(tmp_path, saved, tiny_model, dig
 # --- pickles are refused and never unpickled --------------------------------------
 
 
-@pytest.fixture()
-def no_unpickling(monkeypatch):
-    """Make every way of unpickling fail loudly, so a test proves none was used."""
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("aelab tried to unpickle a file")
-
-    for module, name in [(pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"), (torch, "load")]:
-        monkeypatch.setattr(module, name, forbidden)
-
-
 def torch_pickle(path: Path, model: models.Autoencoder) -> Path:
     torch.save(model.state_dict(), path)
     return path

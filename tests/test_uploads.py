@@ -29,17 +29,6 @@ MiB = 2**20
 # --- helpers and fixtures ------------------------------------------------------------
 
 
-@pytest.fixture()
-def no_unpickling(monkeypatch):
-    """Make every way of unpickling fail loudly, so a test proves none was used."""
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("aelab tried to unpickle an upload")
-
-    for module, name in [(pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"), (torch, "load")]:
-        monkeypatch.setattr(module, name, forbidden)
-
-
 @pytest.fixture(scope="module")
 def digit_bytes() -> tuple[np.ndarray, np.ndarray]:
     """40 real 8x8 digits as uint8 (40, 8, 8) and their labels, 4 of each class."""
