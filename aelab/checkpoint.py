@@ -13,12 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
-import tempfile
-import uuid
 import zipfile
-import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import __version__
+from ._files import MiB, human_size, read_member, staged_folder, zip_members
 from .errors import AelabError, CheckpointError
 from .models import Autoencoder, build
 
@@ -40,9 +36,9 @@ REFUSE_PICKLE = (
     "{path} is a pickle/PyTorch file. aelab never loads pickles, because loading one can run "
     "arbitrary code. Give a model folder with config.json and model.safetensors instead."
 )
-MiB = 2**20
 MAX_UPLOAD_BYTES = 200 * MiB
 _UPLOAD_HOW_TO = f"Upload the zip that aelab's download gives (it holds {CONFIG_NAME} and {WEIGHTS_NAME})."
+_MAX_ZIP_ENTRIES = 1000  # a model zip holds two files, plus what an archiver adds beside them
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so one model always exports to the same bytes
 
 
@@ -77,15 +73,9 @@ def save(model: Autoencoder, directory: str | Path, info: dict[str, Any] | None 
     }  # what the model is: extra info never overrides it
     config = identity | {k: v for k, v in (info or {}).items() if k not in identity}
     weights = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with staged_folder(target, replace=True) as staging:
         save_file(weights, str(staging / WEIGHTS_NAME), metadata={"format": FORMAT})
         (staging / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
-        _fsync_all(staging)
-        _swap_into_place(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return target
 
 
@@ -146,22 +136,6 @@ def import_model(source: bytes, dest: str | Path, *, max_bytes: int = MAX_UPLOAD
         return _install(dest, lambda staging: _unpack(archive, members, staging))
 
 
-def import_model_files(config: bytes, weights: bytes, dest: str | Path, *,
-                       max_bytes: int = MAX_UPLOAD_BYTES) -> Checkpoint:
-    """Install an uploaded config.json and model.safetensors as the new folder ``dest``.
-
-    Checked like `import_model`: bounded, never unpickled, nothing written on failure.
-    """
-    dest = _new_folder(dest)
-    _check_upload_size(len(config) + len(weights), max_bytes)
-
-    def write(staging: Path) -> None:
-        (staging / CONFIG_NAME).write_bytes(config)
-        (staging / WEIGHTS_NAME).write_bytes(weights)
-
-    return _install(dest, write)
-
-
 def _new_folder(dest: str | Path) -> Path:
     dest = Path(dest)
     if dest.exists() or dest.is_symlink():
@@ -171,11 +145,7 @@ def _new_folder(dest: str | Path) -> Path:
 
 def _check_upload_size(size: int, max_bytes: int) -> None:
     if size > max_bytes:
-        raise CheckpointError(f"The upload is {_size(size)}; models are limited to {_size(max_bytes)}")
-
-
-def _size(n: int) -> str:
-    return f"{n / MiB:.1f} MiB" if n >= MiB else f"{n:,} bytes"
+        raise CheckpointError(f"The upload is {human_size(size)}; models are limited to {human_size(max_bytes)}")
 
 
 def _refuse_pickle_upload(evidence: str) -> str:
@@ -185,14 +155,12 @@ def _refuse_pickle_upload(evidence: str) -> str:
 
 def _model_members(archive: zipfile.ZipFile, max_bytes: int) -> dict[str, zipfile.ZipInfo]:
     """config.json and model.safetensors in the zip (top level or one folder), checked unopened."""
-    entries = [e for e in archive.infolist() if not e.is_dir() and not _ignored(e.filename)]
-    pickles = [e.filename for e in entries if Path(e.filename).suffix.lower() in PICKLE_SUFFIXES]
+    everything = [e for e in archive.infolist() if not e.is_dir()]
+    pickles = [e.filename for e in everything if Path(e.filename).suffix.lower() in PICKLE_SUFFIXES]
     if pickles:
         raise CheckpointError(_refuse_pickle_upload(f"the zip holds {pickles[0]}"))
-    unpacked = sum(e.file_size for e in archive.infolist())
-    if unpacked > max_bytes:
-        raise CheckpointError(f"The uploaded zip unpacks to {_size(unpacked)}, more than the "
-                              f"{_size(max_bytes)} a model may have; it is not an aelab model")
+    entries = zip_members(archive, "The uploaded zip", max_entries=_MAX_ZIP_ENTRIES, max_unpacked=max_bytes,
+                          error=CheckpointError, what="entries (a model zip holds two files)")
     folders: dict[str, dict[str, zipfile.ZipInfo]] = {}
     for entry in entries:
         folder, _, name = entry.filename.rpartition("/")
@@ -214,38 +182,23 @@ def _model_members(archive: zipfile.ZipFile, max_bytes: int) -> dict[str, zipfil
     return complete[0]
 
 
-def _ignored(name: str) -> bool:
-    """macOS resource forks (__MACOSX/) and dotfiles are not part of a model."""
-    parts = [part for part in name.split("/") if part]
-    return not parts or parts[0] == "__MACOSX" or any(part.startswith(".") for part in parts)
-
-
 def _unpack(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], staging: Path) -> None:
-    """Write the two members into ``staging``; zipfile stops each at its declared size."""
+    """Write the two members into ``staging``, each at most its declared size."""
     for name, entry in members.items():
-        try:
-            with archive.open(entry) as src, (staging / name).open("wb") as dst:
-                shutil.copyfileobj(src, dst)
-        except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError) as exc:
-            raise CheckpointError(f"The uploaded zip is damaged: cannot unpack {entry.filename} ({exc})") from None
+        raw = read_member(archive, entry, "The uploaded zip is damaged", CheckpointError)
+        (staging / name).write_bytes(raw)
 
 
-def _install(dest: Path, write: Callable[[Path], None]) -> Checkpoint:
+def _install(dest: Path, write) -> Checkpoint:
     """Write a model into a temporary folder beside ``dest``, load it, then rename it into place."""
-    staging = None
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
-        write(staging)
-        loaded = _load_upload(staging)
-        _fsync_all(staging)
-        _new_folder(dest)  # once more: it may have appeared meanwhile
-        os.rename(staging, dest)
+        with staged_folder(dest, replace=False) as staging:
+            write(staging)
+            loaded = _load_upload(staging)
+    except FileExistsError:
+        raise CheckpointError(f"A model named {dest.name!r} already exists; choose another name") from None
     except OSError as exc:
         raise CheckpointError(f"cannot write the model to {dest}: {exc.strerror or exc}") from None
-    finally:
-        if staging is not None and staging.exists():  # renamed away on success
-            shutil.rmtree(staging, ignore_errors=True)
     loaded.path = dest
     return loaded
 
@@ -349,27 +302,3 @@ def _replaceable(target: Path) -> bool:
         return False
     names = {p.name for p in target.iterdir()}
     return not names or names <= {CONFIG_NAME, WEIGHTS_NAME}
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    """Rename the finished folder onto ``target``; an old model is moved aside, then removed."""
-    if not target.exists():
-        os.replace(staging, target)
-        return
-    retired = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-    os.replace(target, retired)
-    try:
-        os.replace(staging, target)
-    except BaseException:
-        os.replace(retired, target)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
-
-
-def _fsync_all(folder: Path) -> None:
-    """Flush the files to disk and give them ordinary permissions (mkdtemp's are 0700)."""
-    for file in folder.iterdir():
-        with file.open("rb") as f:
-            os.fsync(f.fileno())
-        file.chmod(0o644)
-    folder.chmod(0o755)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 import time
@@ -12,24 +11,13 @@ from typing import Any
 
 import torch
 
-from . import __version__, checkpoint, data, losses, pretrained, regularity
+from . import __version__, checkpoint, data, pretrained, regularity
 from .errors import AelabError, DataError
-from .jobs import save_trained
 from .judge import judge_for
 from .metrics import evaluate
-from .models import KINDS, REGISTRY
-from .models.base import ARCHITECTURES
-from .train import EpochLog, TrainConfig, configure_cpu, train_model
-
-# Options that only some kinds take: CLI flag -> constructor argument.
-MODEL_OPTIONS = {
-    "corruption": dict(choices=["gaussian", "mask", "salt_pepper"], help="DAE: how inputs are corrupted"),
-    "noise_level": dict(type=float, help="DAE: noise std (gaussian) or fraction of pixels hit"),
-    "penalty": dict(choices=["l1", "kl"], help="SAE: L1 on the code, or KL to a target rate rho"),
-    "sparsity_weight": dict(type=float, help="SAE: weight of the sparsity penalty"),
-    "target_rho": dict(type=float, help="SAE: target mean activation for the KL penalty"),
-    "beta": dict(type=float, help="VAE: weight of the KL term"),
-}
+from .models import KINDS, REGISTRY, SHARED_OPTIONS, Option, all_options
+from .runs import train_and_save
+from .train import EpochLog, TrainConfig, configure_cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,15 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     train = sub.add_parser("train", help="train a model and save it as a folder")
-    train.add_argument("--model", choices=KINDS, required=True, help="the kind of autoencoder")
-    train.add_argument("--latent-dim", type=int, default=2, help="size of the code (default 2)")
-    train.add_argument("--hidden", type=_widths, default=[512, 256], help="hidden widths, e.g. 512,256")
-    train.add_argument("--loss", dest="recon_loss", choices=list(losses.RECON_LOSSES), default="bce",
-                       help="reconstruction loss (default bce)")
-    train.add_argument("--arch", choices=list(ARCHITECTURES), default="mlp",
-                       help="mlp (default; decodes live in the browser) or conv (image sides divisible by 4)")
-    for name, options in MODEL_OPTIONS.items():
-        train.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None, **options)
+    train.add_argument("--model", choices=KINDS, required=True,
+                       help="the kind of autoencoder: " + "; ".join(f"{k}: {REGISTRY[k].description}" for k in KINDS))
+    for option in all_options().values():
+        train.add_argument(option.cli_flag, dest=option.name, default=None,
+                           metavar=None if option.choices else option.name.upper(),
+                           type=_parser_type(option), choices=option.choices or None, help=_option_help(option))
     defaults = TrainConfig()
     train.add_argument("--epochs", type=int, default=defaults.epochs)
     train.add_argument("--batch-size", type=int, default=defaults.batch_size)
@@ -101,6 +86,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parser_type(option: Option):
+    return {"widths": _widths, int: int, float: float}.get(option.type, str)
+
+
+def _option_help(option: Option) -> str:
+    kinds = [k for k in KINDS if option in REGISTRY[k].options]
+    who = "" if option in SHARED_OPTIONS else f"{', '.join(k.upper() for k in kinds)} only. "
+    default = ",".join(map(str, option.default)) if option.type == "widths" else option.default
+    choices = "; ".join(f"{c}: {option.choice_label(c)}" for c in option.choices) if option.choice_labels else ""
+    return f"{who}{option.help}{' (' + choices + ')' if choices else ''} Default: {default}."
+
+
 def _widths(text: str) -> list[int]:
     try:
         widths = [int(part) for part in text.split(",") if part.strip()]
@@ -113,34 +110,29 @@ def _widths(text: str) -> list[int]:
 
 def model_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The constructor arguments for ``args.model``; an option meant for another kind is an error."""
-    accepted = inspect.signature(REGISTRY[args.model].__init__).parameters
-    settings = {"latent_dim": args.latent_dim, "hidden": args.hidden, "recon_loss": args.recon_loss,
-                "arch": args.arch}
-    for name in MODEL_OPTIONS:
-        value = getattr(args, name)
+    accepted = {option.name for option in REGISTRY[args.model].options}
+    settings = {}
+    for option in all_options().values():
+        value = getattr(args, option.name)
         if value is None:
             continue
-        if name not in accepted:
-            raise AelabError(f"--{name.replace('_', '-')} does not apply to a {args.model} model")
-        settings[name] = value
+        if option.name not in accepted:
+            raise AelabError(f"{option.cli_flag} does not apply to a {args.model} model")
+        settings[option.name] = value
     return settings
 
 
-def train_and_save(
-    kind: str, settings: dict[str, Any], spec: str, config: TrainConfig, out: Path,
-    description: str = "", progress: bool = True,
-) -> dict[str, Any]:
-    """Load data, train, evaluate on the held-out split, and save: the CLI's train command."""
-    splits = data.load_splits(spec, seed=config.seed)
-    callback = _ProgressBar() if progress else None
-    model, result = train_model(kind, settings, splits.train.images, splits.val.images, config, callback)
-    if callback:
-        callback.close()
-    if result.stop_reason == "diverged" and result.best_epoch == 0:
-        raise AelabError(f"{result.message} No usable model was produced, so nothing was saved.")
-    if result.message:
-        print(f"note: {result.message}", file=sys.stderr)
-    return save_trained(model, result, splits, config, out, description)
+class _ProgressRun:
+    """The terminal side of a run: a progress bar, closed when the run ends either way."""
+
+    def __init__(self) -> None:
+        self.bar = _ProgressBar()
+
+    def __enter__(self) -> _ProgressBar:
+        return self.bar
+
+    def __exit__(self, *exc) -> None:
+        self.bar.close()
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -151,8 +143,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                          lr_schedule=args.lr_schedule, weight_decay=args.weight_decay,
                          patience=args.patience, seed=args.seed, device=args.device)
-    info = train_and_save(args.model, settings, args.data, config, args.out)
-    print(f"saved {args.model} model to {args.out}")
+    with _ProgressRun() as bar:
+        info = train_and_save(args.model, settings, args.data, config, args.out, callback=bar)
+    if info["fit"]["message"]:
+        print(f"note: {info['fit']['message']}", file=sys.stderr)
+    print(f"saved {args.model} model to {args.out}: {info['description']}")
     _print_metrics(info["metrics"])
     return 0
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import os
-import tempfile
 import warnings
 import zipfile
 import zlib
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
+from aelab._files import atomic_write
 from aelab.errors import DataError
 from aelab.uploads import UPLOAD_LIMITS, UploadLimits, image_zip_arrays, npz_arrays
 
@@ -234,19 +234,10 @@ def _read_mnist5k_cache(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def write_npz_atomically(path: Path, **arrays: np.ndarray) -> None:
-    """Write a compressed .npz via a temp file and os.replace; warn instead of failing."""
-    tmp_name = None
+    """Write a compressed .npz cache file atomically; warn instead of failing (it is only a cache)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-        ) as tmp:
-            tmp_name = tmp.name
-            np.savez_compressed(tmp, **arrays)
-        os.replace(tmp_name, path)
+        atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
     except OSError as err:
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
         warnings.warn(f"could not write cache file {path}: {err}", stacklevel=3)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .models import VAE, Autoencoder
+from .models import Autoencoder
 
 # Map coordinates (M, 2) -> latent codes (M, D); None means the map is the latent plane.
 ToLatent = Callable[[np.ndarray], np.ndarray] | None
@@ -27,16 +27,14 @@ def decode(model: Autoencoder, codes: np.ndarray) -> np.ndarray:
 
 @torch.no_grad()
 def encode(model: Autoencoder, images: np.ndarray, batch_size: int = 2000) -> tuple[np.ndarray, np.ndarray | None]:
-    """Codes (N, D) of images, and for a VAE the posterior's standard deviations (N, D)."""
+    """Codes (N, D) of images, and the posterior's standard deviations (N, D) for a model that
+    encodes distributions (None for one that encodes points)."""
     codes, sigmas = [], []
     for start in range(0, len(images), batch_size):
-        x = torch.as_tensor(images[start : start + batch_size])
-        if isinstance(model, VAE):
-            mu, logvar = model.encode_dist(x)
-            codes.append(mu.numpy())
-            sigmas.append((0.5 * logvar).exp().numpy())
-        else:
-            codes.append(model.encode(x).numpy())
+        mean, sigma = model.posterior(torch.as_tensor(images[start : start + batch_size]))
+        codes.append(mean.numpy())
+        if sigma is not None:
+            sigmas.append(sigma.numpy())
     return np.concatenate(codes), (np.concatenate(sigmas) if sigmas else None)
 
 

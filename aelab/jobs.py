@@ -10,34 +10,18 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import checkpoint, explore
+from . import explore
 from .data import Splits
-from .metrics import evaluate
+from .errors import AelabError
 from .models import Autoencoder
 from .projection import PCAProjection
-from .train import EpochLog, FitResult, TrainConfig, fit, make_model
-
-
-def save_trained(model: Autoencoder, result: FitResult, splits: Splits, config: TrainConfig, out: Path,
-                 description: str = "") -> dict[str, Any]:
-    """Evaluate on the held-out split and save the model with everything about its training."""
-    info = {
-        "description": description,
-        "data": {"spec": splits.spec, "image_shape": list(splits.train.image_shape),
-                 "n_train": len(splits.train), "n_val": len(splits.val)},
-        "training": asdict(config),
-        "fit": result.summary(),
-        "history": [{"epoch": h.epoch, "train": h.train, "val": h.val} for h in result.history],
-        "metrics": evaluate(model, splits.val.images),
-    }
-    checkpoint.save(model, out, info)
-    return info
+from .runs import train_and_save
+from .train import EpochLog, TrainConfig
 
 
 def plane(codes: np.ndarray) -> np.ndarray:
@@ -54,9 +38,9 @@ class TrainingJob:
     """One training run in a background thread; its public attributes are safe to read while it runs."""
 
     def __init__(self, kind: str, settings: dict[str, Any], splits: Splits, config: TrainConfig, out: Path,
-                 description: str = "", snapshot_size: int = 1000) -> None:
+                 data_name: str = "", snapshot_size: int = 1000) -> None:
         self.kind, self.settings, self.splits, self.config = kind, settings, splits, config
-        self.out, self.description = out, description
+        self.out, self.data_name = out, data_name
         pick = np.random.default_rng(0).permutation(len(splits.val))[:snapshot_size]
         self.snapshot_images = splits.val.images[pick]
         self.snapshot_labels = splits.val.labels[pick] if splits.val.labels is not None else np.zeros(len(pick), int)
@@ -98,20 +82,23 @@ class TrainingJob:
 
     def _run(self) -> None:
         try:
-            model = make_model(self.kind, self.settings, self.splits.train.image_shape, self.config.seed)
-            self._model = model
-            result = fit(model, self.splits.train.images, self.splits.val.images, self.config,
-                         callback=self._on_epoch, on_batch=self._on_batch)
-            if result.best_epoch == 0:
-                self.status = result.stop_reason
-                self.message = f"{result.message or 'stopped'}. No epoch finished, so there is no model to keep."
-                return
-            self.info = save_trained(model, result, self.splits, self.config, self.out, self.description)
-            self.status, self.message = result.stop_reason, result.message
+            self.info = train_and_save(self.kind, self.settings, self.splits, self.config, self.out,
+                                       data_name=self.data_name or None, callback=self._on_epoch,
+                                       on_batch=self._on_batch, on_model=self._keep_model)
+            self.status, self.message = self.info["fit"]["stop_reason"], self.info["fit"]["message"]
+        except AelabError as exc:  # a run with no usable model: the message says why
+            self.status, self.message = "failed", str(exc)
         except Exception as exc:  # reported to the user; the thread must not die silently
             self.status, self.message = "failed", f"training failed: {exc}"
         finally:
             self.finished = time.monotonic()
+
+    @property
+    def description(self) -> str:
+        return self.info["description"] if self.info else ""
+
+    def _keep_model(self, model: Autoencoder) -> None:
+        self._model = model
 
     def _on_epoch(self, log: EpochLog) -> bool:
         codes, _ = explore.encode(self._model, self.snapshot_images)

@@ -81,6 +81,16 @@ RECON_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = 
 }
 
 
+# Each loss in plain words, for menus and help texts.
+SUMMARIES: dict[str, str] = {
+    "mse": "squared error: every pixel's difference, squared and summed",
+    "bce": "binary cross-entropy: pixels as probabilities of ink (nats per image)",
+    "cce": "categorical cross-entropy: where the ink is, ignoring how bright",
+    "kl": "KL divergence: like cce, but 0 for a perfect reconstruction",
+    "cosine": "cosine distance: the angle between the two images as vectors",
+}
+
+
 def get(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """Look up a reconstruction loss by name."""
     try:

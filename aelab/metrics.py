@@ -6,8 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .models import VAE, Autoencoder
-from .models.vae import kl_to_standard_normal
+from .models import Autoencoder
 from .train import as_tensor
 
 
@@ -24,41 +23,42 @@ def evaluate(
 
     - ``recon_bce``: -sum_i [x_i log x_hat_i + (1 - x_i) log(1 - x_hat_i)], nats per image
       (the Bernoulli negative log-likelihood, whatever loss the model trained with).
-    - ``recon_mse``: mean over pixels of (x_i - x_hat_i)^2.
-    - VAE only: ``kl`` = KL(q(z|x) || N(0, I)) in nats, and ``neg_elbo`` = recon_bce + kl,
-      where recon_bce is averaged over ``samples`` draws z ~ q(z|x) from a generator
-      seeded with ``seed``, so the figures are repeatable. For the VAE recon_mse uses the
-      same draws.
+    - ``recon_mse_per_pixel``: mean over the pixels of (x_i - x_hat_i)^2 (the ``mse`` loss,
+      by contrast, sums over the pixels of an image).
+    - Models with a prior (the VAE) also get ``kl`` = KL(q(z|x) || p(z)) in nats, and
+      ``neg_elbo`` = recon_bce + kl, where recon_bce is averaged over ``samples`` draws
+      z ~ q(z|x) from a generator seeded with ``seed``, so the figures are repeatable;
+      recon_mse_per_pixel uses the same draws.
     - ``n``: the number of images.
     """
     model.eval()
     device = next(model.parameters()).device
     x_all = as_tensor(images, torch.device("cpu"))  # batches move to the model's device below
     generator = torch.Generator(device=device).manual_seed(seed)
-    sums = {"recon_bce": 0.0, "recon_mse": 0.0, "kl": 0.0}
+    sums = {"recon_bce": 0.0, "recon_mse_per_pixel": 0.0, "kl": 0.0}
     for start in range(0, len(x_all), batch_size):
         x = x_all[start : start + batch_size].to(device)
         bce, mse, kl = _batch_terms(model, x, samples, generator)
         sums["recon_bce"] += float(bce.sum())
-        sums["recon_mse"] += float(mse.sum())
+        sums["recon_mse_per_pixel"] += float(mse.sum())
         sums["kl"] += float(kl.sum())
     n = len(x_all)
-    result = {"recon_bce": sums["recon_bce"] / n, "recon_mse": sums["recon_mse"] / n}
-    if isinstance(model, VAE):
+    result = {"recon_bce": sums["recon_bce"] / n, "recon_mse_per_pixel": sums["recon_mse_per_pixel"] / n}
+    if model.has_prior:
         result["kl"] = sums["kl"] / n
         result["neg_elbo"] = result["recon_bce"] + result["kl"]
     return result | {"n": n}
 
 
 def _batch_terms(model, x, samples, generator):
-    """Per-image (bce, mse, kl) for one batch; the KL is 0 for non-variational models."""
-    if isinstance(model, VAE):
-        mu, logvar = model.encode_dist(x)
-        kl = kl_to_standard_normal(mu, logvar)
-        zs = [model.reparameterize(mu, logvar, generator) for _ in range(samples)]
-    else:
+    """Per-image (bce, per-pixel mse, kl) for one batch; the KL is 0 for models without a prior."""
+    mean, sigma = model.posterior(x)
+    if sigma is None:
         kl = torch.zeros(len(x), device=x.device)
-        zs = [model.encode(x)]
+        zs = [mean]
+    else:
+        kl = model.kl_to_prior(mean, sigma)
+        zs = [mean + sigma * torch.randn(mean.shape, generator=generator, device=x.device) for _ in range(samples)]
     bce = torch.zeros(len(x), device=x.device)
     mse = torch.zeros(len(x), device=x.device)
     for z in zs:

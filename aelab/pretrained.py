@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._files import atomic_write_json
 from .errors import CheckpointError
+from .runs import train_and_save
 from .train import TrainConfig
 
 INDEX_NAME = "index.json"
@@ -34,9 +36,9 @@ class Recipe:
 
 
 # One architecture and one training recipe for every shipped model, so that models differ
-# only in what their kind adds. Chosen by a sweep on the 2-D VAE's validation loss: a
-# (256, 128) MLP beat (512, 256), (400, 200) and a small conv net on these 4,500 images;
-# lr 2e-3 beat 1e-3 and 3e-3; weight decay hurt. Early stopping keeps the best epoch.
+# only in what their kind adds. The architecture is the models' defaults (see
+# aelab.models.base.SHARED_OPTIONS); lr 2e-3 beat 1e-3 and 3e-3 in a sweep on the 2-D VAE's
+# validation loss, and weight decay hurt. Early stopping keeps the best epoch.
 _MLP = {"hidden": [256, 128], "recon_loss": "bce", "arch": "mlp"}
 # Trained with torch's default (unfused) Adam, before aelab switched to the fused kernel;
 # kept so that `python -m aelab pretrained` rebuilds the shipped weights bit for bit.
@@ -85,8 +87,6 @@ def build_all(
     log: Callable[[str], None] = print,
 ) -> list[dict[str, Any]]:
     """Train the chosen recipes (all by default) into ``out`` and rewrite its index.json."""
-    from .cli import train_and_save  # the CLI's own training path, so both stay identical
-
     train_fn = train_fn or train_and_save
     chosen = [r for r in RECIPES if names is None or r.name in names]
     entries = {e["name"]: e for e in _existing_entries(out)}
@@ -111,7 +111,7 @@ def build_all(
         build_judge(out, log)
     order = [r.name for r in RECIPES]
     ordered = sorted(entries.values(), key=lambda e: order.index(e["name"]) if e["name"] in order else len(order))
-    _write_json_atomic(out / INDEX_NAME, {"models": ordered})
+    atomic_write_json(out / INDEX_NAME, {"models": ordered})
     return ordered
 
 
@@ -139,7 +139,3 @@ def _existing_entries(out: Path) -> list[dict[str, Any]]:
         return []
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)

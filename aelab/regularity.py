@@ -14,7 +14,7 @@ from scipy import linalg
 
 from . import explore
 from .judge import Judge
-from .models import VAE, Autoencoder
+from .models import Autoencoder
 
 SAMPLERS = ("prior", "gaussian", "box")
 
@@ -63,8 +63,9 @@ def continuity(model: Autoencoder, images: np.ndarray, *, pairs: int = 500, step
 
 
 def native_sampler(model: Autoencoder) -> str:
-    """How a user samples this model: a VAE from its prior, a plain AE from a Gaussian fitted to its codes."""
-    return "prior" if isinstance(model, VAE) else "gaussian"
+    """How a user samples this model: from its prior when it has one (a VAE), else from a Gaussian
+    fitted to its codes."""
+    return "prior" if model.has_prior else "gaussian"
 
 
 def sample_codes(train_codes: np.ndarray, n: int, sampler: str, seed: int = 0) -> np.ndarray:

@@ -73,6 +73,7 @@ class FitResult:
     history: list[EpochLog] = field(default_factory=list)
     best_epoch: int = 0
     best_val_loss: float = math.inf
+    untrained_val_loss: float = math.inf  # the validation loss before the first step
     stop_reason: str = "completed"  # completed | early_stopping | stopped | diverged
     message: str = ""
     seconds: float = 0.0
@@ -166,6 +167,7 @@ def fit(
     best_state = copy.deepcopy(model.state_dict())
     start = time.perf_counter()
     untrained = evaluate_loss(model, val_x, seed=config.seed + 1)["loss"]  # what "exploded" is measured against
+    result.untrained_val_loss = untrained
     for epoch in range(1, config.epochs + 1):
         tic = time.perf_counter()
         stop_in_batch = _batch_hook(on_batch, epoch)
@@ -261,7 +263,7 @@ def train_model(
     callback: Callback | None = None,
     on_batch: BatchCallback | None = None,
 ) -> tuple[Autoencoder, FitResult]:
-    """Build a model with a seeded initialisation and fit it: the one entry point for CLI and app."""
+    """Build a model with a seeded initialisation and fit it (nothing is checked or saved: see aelab.runs)."""
     config = config or TrainConfig()
     model = make_model(kind, model_config, tuple(np.asarray(train_images).shape[1:3]), config.seed)
     return model, fit(model, train_images, val_images, config, callback, on_batch)

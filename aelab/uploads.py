@@ -21,9 +21,9 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from aelab._files import MiB, human_size, read_member, zip_members
 from aelab.errors import DataError
 
-MiB = 2**20
 IMAGE_KEYS = ("images", "x", "X", "x_train")  # the first one present holds the images
 LABEL_KEYS = ("labels", "y", "y_train")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -107,7 +107,8 @@ def _check_file(path: Path, label: str, limits: UploadLimits) -> bytes:
         if not path.is_file():
             raise DataError(f"{label} is not a file")
         if size > limits.max_bytes:
-            raise DataError(f"{label} is {_size(size)}; uploaded data sets are limited to {_size(limits.max_bytes)}")
+            raise DataError(f"{label} is {human_size(size)}; uploaded data sets are limited to "
+                            f"{human_size(limits.max_bytes)}")
         with path.open("rb") as f:
             return f.read(8)
     except FileNotFoundError:
@@ -128,10 +129,6 @@ def _check_side(height: int, width: int, label: str, limits: UploadLimits) -> No
         side = limits.max_side
         raise DataError(f"{label} has images of {height}x{width} pixels; they must be at most {side}x{side} "
                         "(resize them first)")
-
-
-def _size(n: int) -> str:
-    return f"{n / MiB:,.1f} MiB" if n >= MiB else f"{n:,} bytes"
 
 
 def _looks_like(head: bytes) -> str:
@@ -160,8 +157,8 @@ def _check_npz_headers(path: Path, head: bytes, label: str, limits: UploadLimits
                 raise DataError(f"{label} holds {len(entries):,} entries; a data set .npz holds a few arrays")
             unpacked = sum(entry.file_size for entry in entries)
             if unpacked > limits.max_unpacked_bytes:
-                raise DataError(f"{label} unpacks to {_size(unpacked)}, more than the "
-                                f"{_size(limits.max_unpacked_bytes)} allowed; {_SMALLER}")
+                raise DataError(f"{label} unpacks to {human_size(unpacked)}, more than the "
+                                f"{human_size(limits.max_unpacked_bytes)} allowed; {_SMALLER}")
             for entry in entries:
                 with archive.open(entry) as member:
                     _check_npy_header(member, entry.filename.removesuffix(".npy"), label, limits)
@@ -184,8 +181,8 @@ def _check_npy_header(f: BinaryIO, key: str, label: str, limits: UploadLimits) -
                         "Save plain numbers (or strings for labels) instead")
     size = math.prod(shape) * dtype.itemsize
     if size > limits.max_unpacked_bytes:
-        raise DataError(f"{label}: the array '{key}' holds {_size(size)}, more than the "
-                        f"{_size(limits.max_unpacked_bytes)} allowed; {_SMALLER}")
+        raise DataError(f"{label}: the array '{key}' holds {human_size(size)}, more than the "
+                        f"{human_size(limits.max_unpacked_bytes)} allowed; {_SMALLER}")
 
 
 def _pick_keys(names: list[str], label: str) -> tuple[str, str | None]:
@@ -265,14 +262,9 @@ def _labels(array: np.ndarray, n_images: int, where: str) -> np.ndarray:
 
 def _image_members(archive: zipfile.ZipFile, label: str, limits: UploadLimits) -> list[zipfile.ZipInfo]:
     """The image entries, sorted by name, after checking counts and sizes (nothing unpacked yet)."""
-    entries = archive.infolist()
-    if len(entries) > 2 * limits.max_images + _ZIP_EXTRA_ENTRIES:
-        raise DataError(f"{label} holds {len(entries):,} entries; at most {limits.max_images:,} images are allowed")
-    unpacked = sum(entry.file_size for entry in entries)
-    if unpacked > limits.max_unpacked_bytes:
-        raise DataError(f"{label} unpacks to {_size(unpacked)}, more than the {_size(limits.max_unpacked_bytes)} "
-                        "allowed")
-    files = sorted((e for e in entries if not e.is_dir() and not _ignored(e.filename)), key=lambda e: e.filename)
+    members = zip_members(archive, label, max_entries=2 * limits.max_images + _ZIP_EXTRA_ENTRIES,
+                          max_unpacked=limits.max_unpacked_bytes, error=DataError, what="images")
+    files = sorted(members, key=lambda e: e.filename)
     images = [e for e in files if Path(e.filename).suffix.lower() in IMAGE_SUFFIXES]
     if not images:
         found = f"found {len(files)} other file(s), e.g. {files[0].filename!r}" if files else "it is empty"
@@ -286,12 +278,6 @@ def _image_members(archive: zipfile.ZipFile, label: str, limits: UploadLimits) -
 
 def _parts(name: str) -> list[str]:
     return [part for part in name.replace("\\", "/").split("/") if part]
-
-
-def _ignored(name: str) -> bool:
-    """macOS resource forks (__MACOSX/), dotfiles and dot-folders are not part of the data."""
-    parts = _parts(name)
-    return not parts or parts[0] == "__MACOSX" or any(part.startswith(".") for part in parts)
 
 
 def _folder_labels(names: list[str], label: str) -> np.ndarray | None:
@@ -343,13 +329,7 @@ def _decode_images(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], lab
 
 def _open_image(archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str) -> Image.Image:
     """Unpack one member (at most its declared size) and open it lazily with Pillow."""
-    try:
-        with archive.open(member) as f:
-            raw = f.read(member.file_size + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError) as exc:
-        raise DataError(f"{label}: cannot unpack {member.filename!r} ({exc})") from None
-    if len(raw) > member.file_size:
-        raise DataError(f"{label}: {member.filename!r} is larger than the zip says; the zip is damaged")
+    raw = read_member(archive, member, label, DataError)
     try:
         return Image.open(io.BytesIO(raw), formats=_PILLOW_FORMATS)
     except UnidentifiedImageError:

@@ -21,7 +21,7 @@ TINY_ARGS = ["--data", "digits", "--hidden", "32", "--latent-dim", "8",
 
 
 def metric_keys(kind: str) -> set[str]:
-    base = {"recon_bce", "recon_mse", "n"}
+    base = {"recon_bce", "recon_mse_per_pixel", "n"}
     return base | {"kl", "neg_elbo"} if issubclass(REGISTRY[kind], VAE) else base
 
 
@@ -83,7 +83,7 @@ def test_eval_json_prints_one_object_with_the_metrics(kind, trained, held_out_si
     metrics = json.loads(lines[0])
     assert set(metrics) == metric_keys(kind)
     assert metrics["n"] == held_out_size
-    assert 0 < metrics["recon_mse"] < 1 and metrics["recon_bce"] > 0
+    assert 0 < metrics["recon_mse_per_pixel"] < 1 and metrics["recon_bce"] > 0
     if "neg_elbo" in metrics:
         assert metrics["kl"] >= 0
         assert metrics["neg_elbo"] == pytest.approx(metrics["recon_bce"] + metrics["kl"], rel=1e-9)

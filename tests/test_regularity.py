@@ -40,8 +40,13 @@ class Toy(nn.Module):
         self.decode_fn, self.latent_dim, self.image_shape = decode_fn, latent_dim, image_shape
         self.decoded: list[np.ndarray] = []
 
+    has_prior = False
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return x.flatten(1)[:, : self.latent_dim]
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return self.encode(x), None
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         self.decoded.append(z.numpy().copy())

@@ -6,8 +6,9 @@ from typing import Any
 
 from ..errors import ConfigError
 from .ae import AE
-from .base import REGISTRY, Autoencoder
+from .base import REGISTRY, SHARED_OPTIONS, Autoencoder
 from .dae import DAE
+from .options import Option
 from .sae import SAE
 from .vae import VAE
 
@@ -16,12 +17,25 @@ KINDS = tuple(REGISTRY)
 
 def build(kind: str, /, **config: Any) -> Autoencoder:
     """Build a model of the given kind from its config (the constructor's arguments)."""
+    return model_class(kind)(**config)
+
+
+def model_class(kind: str) -> type[Autoencoder]:
+    """The class registered for ``kind``; ConfigError naming the known kinds otherwise."""
     if not isinstance(kind, str) or kind not in REGISTRY:
         raise ConfigError(f"unknown model kind {kind!r}; known kinds: {', '.join(KINDS)}")
-    try:
-        return REGISTRY[kind](**config)
-    except (TypeError, ValueError) as exc:  # an unknown setting, or one of the wrong type
-        raise ConfigError(f"bad settings for a {kind} model: {exc}") from None
+    return REGISTRY[kind]
 
 
-__all__ = ["AE", "DAE", "SAE", "VAE", "Autoencoder", "KINDS", "REGISTRY", "build"]
+def all_options() -> dict[str, Option]:
+    """Every option of every kind by name, shared ones first (an option's declaration is the same
+    wherever it appears)."""
+    found: dict[str, Option] = {}
+    for cls in REGISTRY.values():
+        for option in cls.options:
+            found.setdefault(option.name, option)
+    return found
+
+
+__all__ = ["AE", "DAE", "SAE", "VAE", "Autoencoder", "KINDS", "REGISTRY", "SHARED_OPTIONS", "Option", "all_options",
+           "build", "model_class"]

@@ -7,7 +7,6 @@ checkpoint is that config as JSON beside the weights.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, ClassVar
 
 import torch
@@ -15,12 +14,32 @@ from torch import nn
 
 from .. import losses
 from ..errors import ConfigError
+from .options import Option, validate
 
 REGISTRY: dict[str, type[Autoencoder]] = {}
 MAX_LATENT_DIM = 1024
 MAX_HIDDEN_LAYERS = 8  # bounds what a config (an upload, say) can make aelab allocate
 MAX_WIDTH = 8192
 ARCHITECTURES = ("mlp", "conv")
+
+# The settings every kind takes. Defaults are the shipped recipes': a (256, 128) MLP beat
+# (512, 256), (400, 200) and a small conv net on the 2-D VAE's validation loss.
+SHARED_OPTIONS: tuple[Option, ...] = (
+    Option("latent_dim", int, 2, "Latent size", low=1, high=MAX_LATENT_DIM,
+           stops=(1, 2, 3, 4, 8, 16, 32, 64, 128, 256, 512, 784, 1024),
+           help="How many numbers the code has. Fewer than the image has pixels (784 for 28x28 digits, 64 "
+                "for 8x8) makes the autoencoder undercomplete: it must compress. More makes it "
+                "overcomplete: it could copy its input unless something stops it."),
+    Option("hidden", "widths", (256, 128), "Hidden widths", low=1, high=MAX_WIDTH, max_items=MAX_HIDDEN_LAYERS,
+           help="Widths of the encoder's hidden layers, from the image inward, e.g. 256,128; the decoder "
+                "mirrors them. Empty: a linear autoencoder.", show=False),
+    Option("recon_loss", str, "bce", "Reconstruction loss", choices=tuple(losses.RECON_LOSSES), flag="loss",
+           choice_labels=tuple(losses.SUMMARIES[name] for name in losses.RECON_LOSSES),
+           help="How a reconstruction is scored against its input, summed over the pixels of an image."),
+    Option("arch", str, "mlp", "Architecture", choices=ARCHITECTURES,
+           help="MLP: fully connected layers, which the explorer decodes live in the browser. Conv: two "
+                "stride-2 convolutions before the fully connected layers; needs image sides divisible by 4."),
+)
 
 
 def mlp(widths: list[int]) -> nn.Sequential:
@@ -69,40 +88,28 @@ class ConvDecoder(nn.Module):
 class Autoencoder(nn.Module):
     """A plain MLP autoencoder; subclasses change the code or the loss, not the interface.
 
-    Images go in as (B, H, W) with pixels in [0, 1]; codes are (B, latent_dim).
+    Images go in as (B, H, W) with pixels in [0, 1]; codes are (B, latent_dim). The
+    constructor takes ``image_shape`` and the settings declared in ``options``; every
+    setting becomes an attribute of the same name.
     """
 
     kind: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    options: ClassVar[tuple[Option, ...]] = SHARED_OPTIONS
+    has_prior: ClassVar[bool] = False  # whether codes can be sampled from a prior (sample_prior)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.kind:
             REGISTRY[cls.kind] = cls
 
-    def __init__(
-        self,
-        image_shape: tuple[int, int] = (28, 28),
-        latent_dim: int = 2,
-        hidden: tuple[int, ...] = (512, 256),
-        recon_loss: str = "bce",
-        arch: str = "mlp",
-    ) -> None:
+    def __init__(self, image_shape: tuple[int, int] = (28, 28), **settings: Any) -> None:
         super().__init__()
-        self.image_shape = tuple(int(s) for s in image_shape)
-        self.latent_dim = int(latent_dim)
-        self.hidden = tuple(int(h) for h in hidden)
-        self.recon_loss = recon_loss
-        self.arch = arch
-        _check(len(self.image_shape) == 2 and min(self.image_shape) >= 1,
-               f"image_shape must be (height, width), got {image_shape}")
-        _check(1 <= self.latent_dim <= MAX_LATENT_DIM,
-               f"latent_dim must be between 1 and {MAX_LATENT_DIM}, got {latent_dim}")
-        _check(len(self.hidden) <= MAX_HIDDEN_LAYERS and all(1 <= h <= MAX_WIDTH for h in self.hidden),
-               f"hidden widths must be at most {MAX_HIDDEN_LAYERS} layers of 1 to {MAX_WIDTH} units, got {hidden}")
-        _check(arch in ARCHITECTURES, f"arch must be one of {ARCHITECTURES}, got {arch!r}")
-        self._recon = losses.get(recon_loss)
-        if arch == "conv":
+        self.image_shape = _image_shape(image_shape)
+        for name, value in validate(type(self).options, settings, self.kind or "model").items():
+            setattr(self, name, tuple(value) if isinstance(value, list) else value)
+        self._recon = losses.get(self.recon_loss)
+        if self.arch == "conv":
             _check(all(s % 4 == 0 for s in self.image_shape),
                    f"the conv architecture needs image sides divisible by 4, got {self.image_shape}")
             self.encoder = ConvEncoder(self.image_shape, self.hidden, self.code_width)
@@ -119,13 +126,46 @@ class Autoencoder(nn.Module):
 
     def config(self) -> dict[str, Any]:
         """The constructor's arguments, JSON-ready: enough to rebuild this model."""
-        params = inspect.signature(type(self).__init__).parameters
-        cfg = {name: getattr(self, name) for name in params if name != "self"}
+        cfg = {"image_shape": self.image_shape} | {o.name: getattr(self, o.name) for o in self.options}
         return {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()}
+
+    @classmethod
+    def default_name(cls, settings: dict[str, Any]) -> str:
+        """A short name for a model with these settings, e.g. ``my-dae-2d-n0.3``."""
+        values = validate(cls.options, settings, cls.kind)
+        tags = "".join(o.name_part(values[o.name]) for o in cls.options if o.matters(values))
+        return f"my-{cls.kind}-{values['latent_dim']}d{tags}"
+
+    def describe(self) -> str:
+        """What this model is, in words: its kind, latent size and what sets it apart."""
+        values = self.config()
+        shared = {o.name for o in SHARED_OPTIONS}
+        parts = [self.description, f"{self.latent_dim}-D latent"]
+        parts += ["conv"] if self.arch == "conv" else []
+        parts += [f"{self.recon_loss} loss"] if self.recon_loss != "bce" else []
+        parts += [o.describe(values[o.name]) for o in self.options
+                  if o.name not in shared and o.show and o.matters(values)]
+        return ", ".join(parts)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Images to codes: (B, H, W) -> (B, latent_dim)."""
         return self.encoder(self._encoder_input(x))
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Where images go in latent space: the code (B, latent_dim) and its spread.
+
+        The spread is the posterior's standard deviation (B, latent_dim) for a model that
+        encodes distributions, and None for one that encodes points.
+        """
+        return self.encode(x), None
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw ``n`` codes from the model's prior: (n, latent_dim). Only for ``has_prior`` models."""
+        raise ConfigError(f"a {self.description} has no prior to sample codes from")
+
+    def kl_to_prior(self, mean: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        """KL(q(z|x) || p(z)) per image, in nats, for a posterior (mean, sigma). Only for ``has_prior`` models."""
+        raise ConfigError(f"a {self.description} has no prior")
 
     def _encoder_input(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.arch == "conv" else x.flatten(1)
@@ -150,6 +190,15 @@ class Autoencoder(nn.Module):
         """Batch-mean loss terms; ``loss`` is the total that training minimises."""
         recon = self.recon_per_image(self.decode_logits(self.encode(x)), x).mean()
         return {"recon": recon, "loss": recon}
+
+
+def _image_shape(image_shape: Any) -> tuple[int, int]:
+    try:
+        shape = tuple(int(s) for s in image_shape)
+    except (TypeError, ValueError):
+        raise ConfigError(f"image_shape must be (height, width), got {image_shape!r}") from None
+    _check(len(shape) == 2 and min(shape) >= 1, f"image_shape must be (height, width), got {image_shape!r}")
+    return shape
 
 
 def _check(ok: bool, message: str) -> None:

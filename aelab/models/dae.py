@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from .base import Autoencoder, _check
+from .base import SHARED_OPTIONS, Autoencoder
+from .options import Option
 
 CORRUPTIONS = ("gaussian", "mask", "salt_pepper")
 
@@ -30,28 +31,25 @@ def corrupt(
     return torch.where(hit, salt.to(x.dtype), x)
 
 
+def max_noise_level(settings) -> float:
+    """A Gaussian's sigma may reach 1; masking every pixel would leave nothing to learn from."""
+    return 1.0 if settings.get("corruption") == "gaussian" else 0.95
+
+
 class DAE(Autoencoder):
     """Denoising autoencoder (Vincent et al., 2008): loss L(x, g(f(corrupt(x))))."""
 
     kind = "dae"
     description = "denoising autoencoder"
-
-    def __init__(
-        self,
-        image_shape: tuple[int, int] = (28, 28),
-        latent_dim: int = 2,
-        hidden: tuple[int, ...] = (512, 256),
-        recon_loss: str = "bce",
-        arch: str = "mlp",
-        corruption: str = "gaussian",
-        noise_level: float = 0.3,  # std of the Gaussian, or the fraction of pixels hit
-    ) -> None:
-        super().__init__(image_shape, latent_dim, hidden, recon_loss, arch)
-        _check(corruption in CORRUPTIONS, f"corruption must be one of {CORRUPTIONS}, got {corruption!r}")
-        limit = 1.0 if corruption == "gaussian" else 0.95
-        _check(0 <= noise_level <= limit, f"noise_level for {corruption} must be in [0, {limit}], got {noise_level}")
-        self.corruption = corruption
-        self.noise_level = float(noise_level)
+    options = SHARED_OPTIONS + (
+        Option("corruption", str, "gaussian", "Corruption", choices=CORRUPTIONS,
+               choice_labels=("Gaussian noise added to every pixel", "pixels set to black (masking)",
+                              "pixels set to black or white (salt and pepper)"),
+               help="How each training image is damaged before the encoder sees it."),
+        Option("noise_level", float, 0.3, "Noise level", low=0.0, high=max_noise_level, step=0.05, tag="n",
+               help="For Gaussian noise, its standard deviation (pixels run from 0 to 1); for masking and "
+                    "salt and pepper, the fraction of pixels hit."),
+    )
 
     def corrupt(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Apply this model's corruption at its noise level."""

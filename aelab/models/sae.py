@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from .base import Autoencoder, _check
+from .base import SHARED_OPTIONS, Autoencoder
+from .options import Option
 
 PENALTIES = ("l1", "kl")
 
@@ -36,25 +37,19 @@ class SAE(Autoencoder):
 
     kind = "sae"
     description = "sparse autoencoder"
-
-    def __init__(
-        self,
-        image_shape: tuple[int, int] = (28, 28),
-        latent_dim: int = 2,
-        hidden: tuple[int, ...] = (512, 256),
-        recon_loss: str = "bce",
-        arch: str = "mlp",
-        penalty: str = "l1",
-        sparsity_weight: float = 1.0,
-        target_rho: float = 0.05,  # only used by the KL penalty
-    ) -> None:
-        super().__init__(image_shape, latent_dim, hidden, recon_loss, arch)
-        _check(penalty in PENALTIES, f"penalty must be one of {PENALTIES}, got {penalty!r}")
-        _check(sparsity_weight >= 0, f"sparsity_weight must be >= 0, got {sparsity_weight}")
-        _check(0 < target_rho < 1, f"target_rho must be strictly between 0 and 1, got {target_rho}")
-        self.penalty = penalty
-        self.sparsity_weight = float(sparsity_weight)
-        self.target_rho = float(target_rho)
+    options = SHARED_OPTIONS + (
+        Option("penalty", str, "l1", "Sparsity penalty", choices=PENALTIES,
+               choice_labels=("L1 on the code", "KL to a target rate rho"),
+               help="L1 adds up the code's absolute values, pushing most of them to zero. KL treats each "
+                    "unit as firing with some probability and pulls its average rate toward rho."),
+        Option("sparsity_weight", float, 1.0, "Sparsity weight", low=0.0, tag="s",
+               stops=(0.0, 0.001, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0),
+               help="How much the penalty counts against reconstruction; 0 makes it a plain autoencoder."),
+        Option("target_rho", float, 0.05, "Target rate rho", low=0.0, high=1.0, open_low=True, open_high=True,
+               stops=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5), applies=lambda s: s.get("penalty") == "kl",
+               help="KL penalty only: the average activation each code unit should have over the data "
+                    "(0.05: active for about one image in twenty)."),
+    )
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Images to codes; in (0, 1) for the KL penalty."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from .base import Autoencoder, _check
+from .base import SHARED_OPTIONS, Autoencoder
+from .options import Option
 
 
 def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -25,19 +26,12 @@ class VAE(Autoencoder):
 
     kind = "vae"
     description = "variational autoencoder"
-
-    def __init__(
-        self,
-        image_shape: tuple[int, int] = (28, 28),
-        latent_dim: int = 2,
-        hidden: tuple[int, ...] = (512, 256),
-        recon_loss: str = "bce",
-        arch: str = "mlp",
-        beta: float = 1.0,
-    ) -> None:
-        super().__init__(image_shape, latent_dim, hidden, recon_loss, arch)
-        _check(beta >= 0, f"beta must be >= 0, got {beta}")
-        self.beta = float(beta)
+    has_prior = True
+    options = SHARED_OPTIONS + (
+        Option("beta", float, 1.0, "Beta", low=0.0, tag="b", stops=(0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
+               help="Weight of the KL term that pulls each image's code distribution toward the prior "
+                    "N(0, I). 1 is the standard VAE; 0 drops the pull, larger values strengthen it."),
+    )
 
     @property
     def code_width(self) -> int:
@@ -59,6 +53,19 @@ class VAE(Autoencoder):
         """Draw z = mu + sigma * eps with eps ~ N(0, I), differentiably in mu and sigma."""
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         return mu + (0.5 * logvar).exp() * eps
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The posterior's mean and standard deviation: (B, H, W) -> 2 x (B, latent_dim)."""
+        mu, logvar = self.encode_dist(x)
+        return mu, (0.5 * logvar).exp()
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n codes from the prior N(0, I)."""
+        return torch.randn(n, self.latent_dim, generator=generator)
+
+    def kl_to_prior(self, mean: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        """KL(N(mean, sigma^2) || N(0, I)) per image, in nats."""
+        return kl_to_standard_normal(mean, 2 * sigma.log())
 
     def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """One-sample estimate of the (beta-weighted) negative ELBO."""
