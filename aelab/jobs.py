@@ -64,6 +64,11 @@ class TrainingJob:
         """Ask the run to stop after the current batch; the best weights so far are saved."""
         self._stop.set()
 
+    @property
+    def stopping(self) -> bool:
+        """Whether a stop was asked for (the run ends after its current batch)."""
+        return self._stop.is_set()
+
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 

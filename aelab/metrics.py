@@ -66,3 +66,12 @@ def _batch_terms(model, x, samples, generator):
         bce += F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
         mse += (torch.sigmoid(logits) - x).pow(2).flatten(1).mean(1)
     return bce / len(zs), mse / len(zs), kl
+
+
+@torch.no_grad()
+def per_image_bce(model: Autoencoder, images: np.ndarray) -> np.ndarray:
+    """Each image's reconstruction BCE (nats), decoding its code (the posterior mean): (N,)."""
+    model.eval()
+    x = as_tensor(images, next(model.parameters()).device)
+    logits = model.decode_logits(model.posterior(x)[0])
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).cpu().numpy()

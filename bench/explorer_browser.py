@@ -23,7 +23,7 @@ import math
 import statistics
 import time
 
-from aelab import devtools
+from tools import devtools
 
 WAIT_FOR_SERVER_IMAGE = """name => new Promise(resolve => {
   const box = document.querySelector('.st-key-server-' + name);

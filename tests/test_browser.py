@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from aelab import checkpoint, devtools, explore, pretrained
+from aelab import checkpoint, explore, pretrained
+from tools import devtools
 from aelab.projection import make_projection
 
 SERVER_CAPTION = re.compile(r"Server decode at \((-?[\d.]+), (-?[\d.]+)\)")

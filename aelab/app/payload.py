@@ -37,6 +37,11 @@ def decoder_spec(model: Autoencoder) -> dict[str, Any] | None:
     }
 
 
+def server_image(probe: tuple[float, float], image: np.ndarray) -> dict[str, Any]:
+    """The Python model's decode of the probe, which the map shows in place of its own once it arrives."""
+    return {"probe": [float(probe[0]), float(probe[1])], "image": b64(image), "shape": list(image.shape)}
+
+
 def identity_inverse() -> dict[str, Any]:
     return {"kind": "identity"}
 

@@ -81,7 +81,7 @@ def to_png_array(image: np.ndarray, scale: int = 8) -> np.ndarray:
     return pixels.repeat(scale, axis=0).repeat(scale, axis=1)
 
 
-def keep_widget_state(prefixes: tuple[str, ...] = ("ex_", "cmp_", "tr_")) -> None:
+def keep_widget_state(prefixes: tuple[str, ...]) -> None:
     """Keep every page's widget values while another page runs.
 
     Streamlit forgets a widget's value when a run does not draw it, so switching pages

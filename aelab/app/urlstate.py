@@ -1,8 +1,13 @@
 """The explorer's state: restored from the URL once, kept in the session, written back.
 
 The query string holds ``models``, their latent sizes (``dims``), the projection, the
-probe, the first map's view and the display toggles. Anything in it that is missing,
-malformed or no longer fits the models is replaced by a sane default, with a notice.
+first map's probe, the digit it is on (``pick``), the first map's view and the display
+toggles. Anything in it that is missing, malformed or no longer fits the models is
+replaced by a sane default, with a notice.
+
+Each map has its own probe. A clicked digit moves every map's probe to that map's own
+code of the digit; a free position is shared, by coordinates, by the maps of 2-D latents
+only (on a projected map the same coordinates mean another point altogether).
 """
 
 from __future__ import annotations
@@ -10,9 +15,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from .. import explore
-from . import resources
-from .maps import ModelMap
+from aelab import explore
+from aelab.app import resources
+from aelab.app.components.latent_map import new_report
+from aelab.app.maps import ModelMap
 
 FLAGS = {"manifold": "ex_manifold", "sigma": "ex_sigma", "prior": "ex_prior"}
 MAX_MODELS = 4
@@ -49,6 +55,7 @@ def restore(entries: dict[str, resources.ModelEntry]) -> None:
         st.session_state[key] = params.get(flag) == "1"
     st.session_state.ex_url_probe = _url_value(params, "probe", explore.parse_pair, notices, changed)
     st.session_state.ex_url_view = _url_value(params, "view", explore.parse_view, notices, changed)
+    st.session_state.ex_url_pick = _url_value(params, "pick", _parse_index, notices, changed)
     st.session_state.ex_probes, st.session_state.ex_views, st.session_state.ex_picked = {}, {}, {}
     st.session_state.ex_notices = notices
 
@@ -63,14 +70,13 @@ def _url_value(params, name: str, parse, notices: list[str], changed: list[str])
     return value
 
 
+def _parse_index(text: str) -> int | None:
+    return int(text) if text.isdigit() and len(text) < 9 else None
+
+
 def _default_model(entries: dict[str, resources.ModelEntry]) -> str:
     two_d_vaes = [n for n, e in entries.items() if e.kind == "vae" and e.latent_dim == 2]
     return (two_d_vaes or list(entries))[0]
-
-
-def _probe_key(m: ModelMap) -> str:
-    """2-D latent maps share one probe; projected maps each have their own plane."""
-    return "latent-2d" if m.method == "latent" else f"{m.entry.name}:{m.method}"
 
 
 def component_key(m: ModelMap) -> str:
@@ -80,20 +86,41 @@ def component_key(m: ModelMap) -> str:
 
 def settle(maps: list[ModelMap]) -> None:
     """Give every shown map a valid view and probe (from the URL on first use, else defaults)."""
-    st.session_state.ex_latent_maps = {m.entry.name for m in maps if m.method == "latent"}
+    st.session_state.ex_maps = maps
     for i, m in enumerate(maps):
         bounds = m.static["data_bounds"]
-        view_key = f"{m.entry.name}:{m.method}"
-        if view_key not in st.session_state.ex_views:
+        key = component_key(m)
+        if key not in st.session_state.ex_views:
             url_view = st.session_state.pop("ex_url_view", None) if i == 0 else None
-            st.session_state.ex_views[view_key] = url_view if url_view and _overlaps(url_view, bounds) else bounds
+            st.session_state.ex_views[key] = url_view if url_view and _overlaps(url_view, bounds) else bounds
             if url_view and not _overlaps(url_view, bounds):
                 _notice("The link's view shows no data of this model; showing all of it instead.")
-        key = _probe_key(m)
         if key not in st.session_state.ex_probes:
-            url_probe = st.session_state.pop("ex_url_probe", None) if i == 0 else None
-            default = tuple(float(v) for v in np.median(m.points, axis=0))
-            st.session_state.ex_probes[key] = _within(url_probe, bounds) if url_probe else default
+            _first_probe(m, i, maps)
+    st.session_state.ex_url_pick = None  # the link's digit placed the first maps; later ones follow them
+
+
+def _first_probe(m: ModelMap, i: int, maps: list[ModelMap]) -> None:
+    """A new map's probe: the link's digit, else the link's position (first map), else the position
+    the other 2-D maps share, else the middle of the data."""
+    pick = st.session_state.get("ex_url_pick")
+    if pick is None:  # a map added later joins the digit the others are on
+        pick = next((picked_for(o) for o in maps if o is not m and picked_for(o) is not None), None)
+    if pick is not None and pick >= len(m.points):
+        _notice(f"The link's digit #{pick} is not in this data set; the probe was left free.")
+        pick = st.session_state.ex_url_pick = None
+    url_probe = st.session_state.pop("ex_url_probe", None) if i == 0 else None
+    shared = next((st.session_state.ex_probes[component_key(o)] for o in maps if o is not m and o.method == "latent"
+                   and m.method == "latent" and component_key(o) in st.session_state.ex_probes
+                   and st.session_state.ex_picked.get(o.entry.name) is None), None)
+    if pick is not None:
+        probe = m.position_of(pick)
+    elif url_probe:
+        probe = _within(url_probe, m.static["data_bounds"])
+    else:
+        probe = shared or tuple(float(v) for v in np.median(m.points, axis=0))
+    st.session_state.ex_probes[component_key(m)] = probe
+    st.session_state.ex_picked[m.entry.name] = pick
 
 
 def _overlaps(view: list[float], bounds: list[float]) -> bool:
@@ -116,44 +143,66 @@ def _notice(text: str) -> None:
 
 
 def probe_for(m: ModelMap) -> tuple[float, float]:
-    return st.session_state.ex_probes[_probe_key(m)]
+    return st.session_state.ex_probes[component_key(m)]
 
 
 def view_for(m: ModelMap) -> list[float]:
-    return st.session_state.ex_views[f"{m.entry.name}:{m.method}"]
+    return st.session_state.ex_views[component_key(m)]
 
 
-def on_probe(m: ModelMap) -> None:
-    """The component reported a released probe (or a clicked digit): validate and keep it."""
-    probe = (st.session_state.get(component_key(m)) or {}).get("probe")
-    if not (isinstance(probe, dict) and explore.finite_numbers(probe.get("x"), probe.get("y"))):
+def picked_for(m: ModelMap) -> int | None:
+    return st.session_state.ex_picked.get(m.entry.name)
+
+
+def take_reports(maps: list[ModelMap]) -> None:
+    """Apply what the maps reported since the last run: released probes, clicked digits, new views."""
+    for m in maps:
+        probe = new_report(component_key(m), "probe")
+        if probe is not None:
+            apply_probe(m, probe, maps)
+        view = new_report(component_key(m), "view")
+        if view is not None:
+            bounds = explore.valid_view(view.get("bounds"))
+            if bounds is not None:
+                st.session_state.ex_views[component_key(m)] = bounds
+
+
+def apply_probe(m: ModelMap, report: dict, maps: list[ModelMap]) -> None:
+    """A released probe or a clicked digit on map ``m``: validate it and move the linked probes."""
+    if not explore.finite_numbers(report.get("x"), report.get("y")):
         return
-    st.session_state.ex_probes[_probe_key(m)] = (float(probe["x"]), float(probe["y"]))
-    picked = probe.get("picked")
-    valid = isinstance(picked, int) and not isinstance(picked, bool) and 0 <= picked < len(m.points)
-    st.session_state.ex_picked[m.entry.name] = picked if valid else None
-    if m.method == "latent":  # the shared probe moved off whatever digit the other 2-D maps had
-        for other in st.session_state.get("ex_latent_maps", set()) - {m.entry.name}:
-            st.session_state.ex_picked[other] = None
+    picked = report.get("picked")
+    if isinstance(picked, int) and not isinstance(picked, bool) and 0 <= picked < len(m.points):
+        for other in maps:  # the same digit on every map, each at its own code of it
+            st.session_state.ex_probes[component_key(other)] = other.position_of(picked)
+            st.session_state.ex_picked[other.entry.name] = picked
+        return
+    position = (float(report["x"]), float(report["y"]))
+    for other in maps:
+        if other is m or (m.method == "latent" and other.method == "latent"):
+            st.session_state.ex_probes[component_key(other)] = position
+            st.session_state.ex_picked[other.entry.name] = None
 
 
-def on_view(m: ModelMap) -> None:
-    """The component reported a new view after a pan or zoom: validate and keep it."""
-    view = explore.valid_view((st.session_state.get(component_key(m)) or {}).get("view"))
-    if view is not None:
-        st.session_state.ex_views[f"{m.entry.name}:{m.method}"] = view
+def shared_with(m: ModelMap, maps: list[ModelMap]) -> list[str]:
+    """The other maps whose free probe sits at the same coordinates as ``m``'s (2-D latents only)."""
+    if m.method != "latent" or picked_for(m) is not None:
+        return []
+    return [o.entry.name for o in maps if o is not m and o.method == "latent" and picked_for(o) is None
+            and probe_for(o) == probe_for(m)]
 
 
 def write(maps: list[ModelMap]) -> None:
     """Put the scene into the query string."""
     first = maps[0]
-    probe, view = probe_for(first), view_for(first)
+    probe, view, picked = probe_for(first), view_for(first), picked_for(first)
     params = {
         "models": ",".join(m.entry.name for m in maps),
         "dims": ",".join(str(m.entry.latent_dim) for m in maps),
         "proj": st.session_state.ex_projection,
         "probe": f"{probe[0]:.4f},{probe[1]:.4f}",
         "view": ",".join(f"{v:.4f}" for v in view),
-    } | {flag: "1" for flag, key in FLAGS.items() if st.session_state.get(key)}
+    } | ({"pick": str(picked)} if picked is not None else {}) \
+      | {flag: "1" for flag, key in FLAGS.items() if st.session_state.get(key)}
     if dict(st.query_params) != params:
         st.query_params.from_dict(params)

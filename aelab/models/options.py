@@ -113,7 +113,10 @@ class Option:
                 raise ValueError
             return number
         except (TypeError, ValueError, OverflowError):
-            kind = {int: "a whole number", float: "a number", str: "text"}.get(self.type, "a list of widths")
+            if self.type == "widths":
+                raise ConfigError(f"{self.name} widths must be whole numbers separated by commas (e.g. 256,128); "
+                                  f"got {value!r}") from None
+            kind = {int: "a whole number", float: "a number", str: "text"}[self.type]
             raise ConfigError(f"{self.name} must be {kind}; got {value!r}") from None
 
     def _widths(self, value: Any) -> list[int]:

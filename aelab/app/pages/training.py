@@ -11,22 +11,20 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from .. import checkpoint, data
-from ..errors import AelabError
-from ..jobs import TrainingJob
-from ..losses import RECON_LOSSES
-from ..models import KINDS, REGISTRY
-from ..models.dae import CORRUPTIONS
-from ..models.sae import PENALTIES
-from ..train import TrainConfig
-from ..uploads import MiB
-from . import resources, session
+from aelab import checkpoint, data
+from aelab._files import MiB, atomic_write
+from aelab.app import resources, session, widgets
+from aelab.app.pages import Page
+from aelab.errors import AelabError
+from aelab.jobs import TrainingJob
+from aelab.models import KINDS, REGISTRY, SHARED_OPTIONS
+from aelab.models.options import validate
+from aelab.train import TrainConfig
 
-LATENT_SIZES = [1, 2, 3, 4, 8, 16, 32, 64, 128, 256]
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0, 10.0]
-SPARSITY_WEIGHTS = [0.0, 0.001, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
-BETAS = [0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
 BUILT_IN_DATA = {"mnist5k": "5,000 MNIST digits (28x28)", "digits": "scikit-learn digits (8x8)"}
+
+PAGE = Page("Train", ":material/model_training:", "train", prefix="tr_", order=30)
 
 
 def render() -> None:
@@ -47,53 +45,29 @@ def render() -> None:
 def _settings_form() -> None:
     st.subheader("Settings", anchor=False)
     model_col, reg_col, train_col = st.columns(3)
+    shared = [o.name for o in SHARED_OPTIONS]
     with model_col:
         kind = st.radio("Model", KINDS, key="tr_kind", horizontal=True,
                         format_func=lambda k: k.upper(), help="; ".join(f"{k.upper()}: {REGISTRY[k].description}"
                                                                         for k in KINDS))
-        latent = st.select_slider("Latent size", LATENT_SIZES, value=2, key="tr_latent",
-                                  help="Below 784 pixels the code is undercomplete; above, overcomplete.")
-        hidden = st.text_input("Hidden widths", "256,128", key="tr_hidden", help="Comma-separated, e.g. 256,128")
-        loss = st.selectbox("Reconstruction loss", list(RECON_LOSSES), index=list(RECON_LOSSES).index("bce"),
-                            key="tr_loss", help="bce: Bernoulli likelihood (the VAE's ELBO in nats); see "
-                                                "aelab/losses.py for each formula.")
-        arch = st.radio("Architecture", ["mlp", "conv"], key="tr_arch", horizontal=True,
-                        help="MLP decodes live in the explorer; conv needs image sides divisible by 4.")
+        settings = widgets.model_settings(REGISTRY[kind], "tr_", shared)
     with reg_col:
-        settings = {"latent_dim": latent, "recon_loss": loss, "arch": arch} | _regularizer(kind)
+        own = [o.name for o in REGISTRY[kind].options if o.name not in shared]
+        settings |= widgets.model_settings(REGISTRY[kind], "tr_", own)
+        if not own:
+            st.caption("A plain AE has no regularizer: it only learns to reconstruct.")
     with train_col:
         config_fields = _training_fields()
     spec, data_note = _data_choice()
-    default_name = _default_name(kind, settings)
-    name = st.text_input("Name", key="tr_name", placeholder=default_name) or default_name
     try:
-        settings["hidden"] = [int(w) for w in hidden.split(",") if w.strip()]
-        assert settings["hidden"] and min(settings["hidden"]) >= 1
-    except (ValueError, AssertionError):
-        st.error(f"Hidden widths must be positive whole numbers separated by commas, not {hidden!r}.")
+        settings = validate(REGISTRY[kind].options, settings, kind)
+    except AelabError as exc:
+        st.error(f"These settings cannot be trained: {exc}.")
         return
+    default_name = REGISTRY[kind].default_name(settings)
+    name = st.text_input("Name", key="tr_name", placeholder=default_name) or default_name
     if st.button("Train", type="primary", key="do_train", disabled=spec is None):
         _start(kind, settings, spec, config_fields, name, data_note)
-
-
-def _regularizer(kind: str) -> dict:
-    """The settings that only this kind takes."""
-    if kind == "dae":
-        corruption = st.selectbox("Corruption", CORRUPTIONS, key="tr_corruption")
-        top = 1.0 if corruption == "gaussian" else 0.95
-        level = st.slider("Noise level" + (" (sigma)" if corruption == "gaussian" else " (fraction of pixels)"),
-                          0.0, top, 0.3, 0.05, key=f"tr_noise_{corruption}")
-        return {"corruption": corruption, "noise_level": level}
-    if kind == "sae":
-        penalty = st.radio("Sparsity penalty", PENALTIES, key="tr_penalty", horizontal=True,
-                           format_func=lambda p: {"l1": "L1 on the code", "kl": "KL to a target rate rho"}[p])
-        weight = st.select_slider("Sparsity weight", SPARSITY_WEIGHTS, value=1.0, key="tr_sparsity")
-        rho = st.slider("Target rate rho", 0.01, 0.5, 0.05, 0.01, key="tr_rho", disabled=penalty != "kl")
-        return {"penalty": penalty, "sparsity_weight": weight, "target_rho": rho}
-    if kind == "vae":
-        return {"beta": st.select_slider("Beta (weight of the KL term)", BETAS, value=1.0, key="tr_beta")}
-    st.caption("A plain AE has no regularizer: it only learns to reconstruct.")
-    return {}
 
 
 def _training_fields() -> dict:
@@ -149,9 +123,7 @@ def _accept_dataset(upload) -> str | None:
         st.error(f"{upload.name} is {upload.size / 2**20:.0f} MiB; uploads are limited to "
                  f"{data.UPLOAD_LIMITS.max_bytes / 2**20:.0f} MiB.")
         return None
-    tmp = path.with_suffix(".part")
-    tmp.write_bytes(upload.getvalue())
-    tmp.replace(path)
+    atomic_write(path, upload.getvalue())
     spec = f"{suffix[1:]}:{path}"
     try:
         splits = resources.load_data(spec)
@@ -166,12 +138,6 @@ def _accept_dataset(upload) -> str | None:
     return spec
 
 
-def _default_name(kind: str, settings: dict) -> str:
-    extra = {"dae": f"-n{settings.get('noise_level', 0):g}", "sae": f"-s{settings.get('sparsity_weight', 0):g}",
-             "vae": f"-b{settings.get('beta', 1):g}"}.get(kind, "")
-    return f"my-{kind}-{settings['latent_dim']}d{extra}"
-
-
 def _start(kind: str, settings: dict, spec: str, fields: dict, name: str, data_note: str) -> None:
     try:
         config = TrainConfig(**fields)
@@ -181,10 +147,7 @@ def _start(kind: str, settings: dict, spec: str, fields: dict, name: str, data_n
         st.error(f"These settings cannot be trained: {exc}")
         return
     name = session.unique_name(name)
-    description = (f"{REGISTRY[kind].description}, {settings['latent_dim']}-D, "
-                   + ", ".join(f"{k}={v:g}" for k, v in settings.items() if isinstance(v, float))
-                   + f", {config.epochs} epochs on {data_note} (trained here)")
-    job = TrainingJob(kind, settings, splits, config, session.session_dir() / "models" / name, description)
+    job = TrainingJob(kind, settings, splits, config, session.session_dir() / "models" / name, data_note)
     st.session_state.train_job = job.start()
     st.rerun()
 
@@ -202,9 +165,9 @@ def _live(job: TrainingJob) -> None:
     left = job.seconds_left()
     st.progress(done, text=f"Training {job.out.name}: epoch {max(epoch, 1)} of {total}"
                 + (f", about {left:.0f} s left" if left is not None else ""))
-    if st.button("Stop (keeps the best model so far)", key="do_stop"):
+    if st.button("Stop (keeps the best model so far)", key="do_stop") or job.stopping:
         job.stop()
-        st.toast("Stopping after this batch...")
+        st.caption("Stopping after this batch...")  # gone with the fragment once the run has ended
     _curves_and_map(job, len(job.snapshots))
 
 
@@ -229,7 +192,9 @@ def _loss_figure(job: TrainingJob) -> go.Figure:
         fig.add_trace(go.Scatter(x=epochs, y=[h.val[term] for h in history], name=f"validation {term}",
                                  mode="lines+markers", line=dict(dash="dot")))
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), title="Loss terms per epoch",
-                      xaxis_title="epoch", yaxis_type="log" if _spans_decades(history) else "linear")
+                      xaxis_title="epoch")
+    if _spans_decades(history):  # one tick per power of ten: plotly's default log ticks read "2, 100, 5, 2, 10"
+        fig.update_yaxes(type="log", dtick=1, exponentformat="power")
     return fig
 
 
@@ -258,7 +223,7 @@ def _map_figure(job: TrainingJob, epoch: int) -> go.Figure:
 
 def _finished(job: TrainingJob) -> None:
     if job.info is not None and not getattr(job, "registered", False):
-        session.add(job.out, job.description)
+        session.add(job.out, f"{job.description} (trained here)")
         job.registered = True
     if job.status == "diverged":
         st.error(f"{job.message}" + (" The last good model was kept." if job.info else ""))
@@ -317,3 +282,6 @@ def _accept_model(upload) -> None:
     done[upload.file_id] = name
     st.success(f"Loaded {name}: {description}. It is now in the explorer's model picker.")
 
+
+if __name__ == "__main__":  # run by Streamlit as a page
+    render()

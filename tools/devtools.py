@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: tools/ sits beside app.py
 CHROMIUM = os.environ.get("AELAB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -83,7 +83,7 @@ def chromium_page(width: int = 1400, height: int = 1000):
 
 # JavaScript snippets shared by the browser tests and the benchmark.
 MAPS_READY = ("n => (window.__aelabMaps || []).length >= n"
-              " && window.__aelabMaps.every(m => m.decodes > 0 && m.data)")
+              " && window.__aelabMaps.every(m => m.shown > 0 && m.data)")
 PROBE_SCREEN = """name => {
   const m = window.__aelabMaps.find(m => m.data.model.startsWith(name + ':'));
   const r = m.canvas.getBoundingClientRect(); const d = window.devicePixelRatio || 1;

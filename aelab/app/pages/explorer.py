@@ -1,7 +1,7 @@
 """The latent explorer: drag a probe over a model's latent map and watch its decode change.
 
 The maps decode in the browser while the probe moves; on release the probe comes back
-here and the exact decode is drawn from the Python model. Model, probe, view and
+here and the Python model's exact decode replaces the browser's. Model, probe, view and
 projection live in the URL, so a scene can be bookmarked.
 """
 
@@ -10,11 +10,14 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from .. import explore
-from ..errors import AelabError
-from . import resources, urlstate
-from .latent_map import latent_map
-from .maps import ModelMap, model_map
+from aelab import explore
+from aelab.app import payload, resources, urlstate
+from aelab.app.components.latent_map import latent_map
+from aelab.app.maps import ModelMap, model_map
+from aelab.app.pages import Page
+from aelab.errors import AelabError
+
+PAGE = Page("Latent explorer", ":material/scatter_plot:", "explore", prefix="ex_", order=10, default=True)
 
 
 def render() -> None:
@@ -40,6 +43,7 @@ def render() -> None:
         st.error(f"A model could not be loaded: {exc}")
         return
     urlstate.settle(maps)
+    urlstate.take_reports(maps)
     for notice in st.session_state.pop("ex_notices", []):
         st.warning(notice)
     maps_area = st.container()  # drawn after the interpolation controls, so A and B reach the maps at once
@@ -52,7 +56,7 @@ def render() -> None:
 def _controls(entries: dict[str, resources.ModelEntry]) -> None:
     left, middle, right = st.columns([3, 1, 2])
     left.multiselect("Models (up to four, side by side)", list(entries), key="ex_models",
-                     max_selections=urlstate.MAX_MODELS, format_func=lambda n: f"{n}: {entries[n].description}")
+                     max_selections=urlstate.MAX_MODELS, help=_model_list(entries))
     middle.radio("Projection for latents > 2-D", ["pca", "umap"], key="ex_projection",
                  format_func=str.upper, help="PCA decodes exactly on its plane; UMAP's inverse is approximate.")
     with right:
@@ -61,38 +65,59 @@ def _controls(entries: dict[str, resources.ModelEntry]) -> None:
         st.toggle("VAE: N(0, I) prior contours (1, 2, 3 sigma)", key="ex_prior")
 
 
+def _model_list(entries: dict[str, resources.ModelEntry]) -> str:
+    """Every model's name and what it is, for the picker's help (its chips show names only)."""
+    return "\n".join(f"- **{name}**: {entry.description}" for name, entry in entries.items())
+
+
 def _map_grid(maps: list[ModelMap]) -> None:
     columns = st.columns(1 if len(maps) == 1 else 2)
     for i, model_map_ in enumerate(maps):
         with columns[i % len(columns)]:
-            _one_map(model_map_)
+            _one_map(model_map_, maps)
 
 
-def _one_map(m: ModelMap) -> None:
+def _one_map(m: ModelMap, maps: list[ModelMap]) -> None:
     name = m.entry.name
     st.subheader(name, anchor=False)
+    st.caption(m.entry.description)
     probe = urlstate.probe_for(m)
-    segment = _segment(m)
+    image = explore.decode_at(resources.load_model(m.entry.path).model, np.array([probe]), m.to_latent)[0]
     dynamic = {
         "probe": list(probe),
         "view": urlstate.view_for(m),
         "show_manifold": st.session_state.ex_manifold,
         "show_sigma": st.session_state.ex_sigma,
         "prior": m.static["prior"] if st.session_state.ex_prior else None,
-        "segment": segment,
-        "link": {"group": "explorer-2d", "mode": "coords"} if m.method == "latent" else None,
+        "segment": _segment(m),
+        "link": {"group": "explorer", "follow": "coords" if m.method == "latent" else None},
+        "server": payload.server_image(probe, image),
     }
-    latent_map(urlstate.component_key(m), m.static | dynamic,
-               on_probe=lambda: urlstate.on_probe(m), on_view=lambda: urlstate.on_view(m))
-    image = explore.decode_at(resources.load_model(m.entry.path).model, np.array([probe]), m.to_latent)[0]
-    left, right = st.container(key=f"server-{name}").columns([1, 2])
-    left.image(resources.to_png_array(image, scale=4), output_format="PNG", width=112)
-    picked = st.session_state.ex_picked.get(name)
-    facts = f"digit #{picked} (label {m.labels[picked]})" if picked is not None else "free position"
-    right.caption(f"Server decode at ({probe[0]:.3f}, {probe[1]:.3f}): {facts}."
-                  + ("" if m.exact else " Approximate: through UMAP's inverse."))
+    latent_map(urlstate.component_key(m), m.static | dynamic)
+    st.caption(_probe_caption(m, probe, maps), help=_decode_help(m))
     if m.method == "latent" and st.session_state.ex_sigma and m.static["sigma"] is None:
-        right.caption("Sigma ellipses are for VAEs only: this model encodes points, not distributions.")
+        st.caption("Sigma ellipses are for VAEs only: this model encodes points, not distributions.")
+
+
+def _probe_caption(m: ModelMap, probe: tuple[float, float], maps: list[ModelMap]) -> str:
+    picked = urlstate.picked_for(m)
+    where = f"Probe at ({probe[0]:.3f}, {probe[1]:.3f}): "
+    if picked is not None:
+        where += f"digit #{picked} (label {m.labels[picked]})."
+    else:
+        shared = urlstate.shared_with(m, maps)
+        where += "free position" + (f", the same coordinates as on {', '.join(shared)} (which may decode to "
+                                    "another digit there)." if shared else ".")
+    return where + ("" if m.exact else " Approximate: through UMAP's inverse.")
+
+
+def _decode_help(m: ModelMap) -> str:
+    live = ("While you drag, your browser decodes the probe with the model's own weights; when you let go, "
+            "the Python model decodes the exact point and its image replaces the browser's.")
+    if m.static["decoder"] is None:
+        live = ("This model's decoder is convolutional, which the browser does not run: its image comes from the "
+                "Python model each time you let go of the probe, and is dimmed while you drag.")
+    return live + " Clicking a digit moves every map's probe to that digit's own code in its model."
 
 
 def _segment(m: ModelMap) -> dict | None:
@@ -114,7 +139,7 @@ def _interpolation(maps: list[ModelMap]) -> None:
     st.divider()
     st.subheader("Interpolation", anchor=False)
     first = maps[0]
-    picked = st.session_state.ex_picked.get(first.entry.name)
+    picked = urlstate.picked_for(first)
     here = {"index": picked, "position": urlstate.probe_for(first), "method": first.method}
     where = f"digit #{picked}" if picked is not None else "the probe's position"
     cols = st.columns([1, 1, 3])
@@ -146,3 +171,7 @@ def _strip(m: ModelMap, steps: int) -> None:
     strip = explore.tile(images[None])
     st.image(resources.to_png_array(strip, scale=3), output_format="PNG",
              caption=f"{m.entry.name}: A to B in {steps} steps")
+
+
+if __name__ == "__main__":  # run by Streamlit as a page
+    render()

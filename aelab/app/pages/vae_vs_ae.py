@@ -10,12 +10,13 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from .. import explore, pretrained, regularity
-from ..errors import AelabError
-from ..judge import judge_for
-from . import payload, resources
-from .latent_map import latent_map
-from .maps import ModelMap, model_map
+from aelab import explore, metrics, pretrained, regularity
+from aelab.app import payload, resources
+from aelab.app.components.latent_map import latent_map, new_report
+from aelab.app.maps import ModelMap, model_map
+from aelab.app.pages import Page
+from aelab.errors import AelabError
+from aelab.judge import judge_for
 
 MEANING = {
     "jump_ratio_median": "largest step / mean step along a line between two digits (median)",
@@ -25,6 +26,8 @@ MEANING = {
     "frechet_distance": "samples vs real digits in a classifier's features (like FID)",
     "hole_fraction": "share of samples landing where no training digit's code is",
 }
+
+PAGE = Page("VAE vs AE", ":material/compare:", "compare", prefix="cmp_", order=20)
 
 
 def render() -> None:
@@ -133,41 +136,68 @@ def _maps(ae: ModelMap, vae: ModelMap) -> None:
         st.caption(f"The maps show a PCA plane of the {ae.entry.latent_dim}-D codes; the hole map is drawn for "
                    "2-D latents only.")
     probes = st.session_state.setdefault("cmp_probes", {})
-    st.session_state.cmp_pair = (ae, vae)
+    digits = st.session_state.setdefault("cmp_digits", {})
+    start = _start_digit(ae.entry.path, vae.entry.path, ae.entry.data)
+    for m in (ae, vae):
+        if _component_key(m) not in probes:
+            probes[_component_key(m)], digits[_component_key(m)] = m.position_of(start), start
+    _take_reports((ae, vae))
     for column, m in zip(st.columns(2), (ae, vae), strict=True):
         with column:
             st.subheader(f"{m.entry.name}", anchor=False)
             key = _component_key(m)
             bounds = m.static["data_bounds"]
-            probe = probes.setdefault(key, m.position_of(_central_digit(ae)))
+            probe = probes[key]
+            image = explore.decode_at(resources.load_model(m.entry.path).model, np.array([probe]), m.to_latent)[0]
             dynamic = {"probe": list(probe), "view": bounds, "show_manifold": False, "show_sigma": False,
-                       "prior": m.static["prior"], "segment": None, "link": {"group": "compare", "mode": "digits"}}
+                       "prior": m.static["prior"], "segment": None, "link": {"group": "compare", "follow": "digits"},
+                       "server": payload.server_image(probe, image)}
             if show_holes and m.method == "latent":
                 dynamic["holes"] = _hole_grid(m.entry.path, m.entry.data, _padded(bounds))
-            latent_map(key, m.static | dynamic, on_probe=lambda m=m, key=key: _on_probe(m, key))
+            latent_map(key, m.static | dynamic)
+            st.caption(_digit_caption(m, digits.get(key), probe))
             _neighbourhood(m, probe)
 
 
-def _central_digit(m: ModelMap) -> int:
-    """The digit whose code is nearest the middle of the map: where both probes start."""
-    return int(np.argmin(np.linalg.norm(m.points - np.median(m.points, axis=0), axis=1)))
+@st.cache_data(show_spinner=False, max_entries=16)
+def _start_digit(ae_path: str, vae_path: str, spec: str, candidates: int = 50) -> int:
+    """Where both probes start: of the held-out digits whose AE code lies nearest the middle of the
+    map, the one both models reconstruct best, so the first view shows the same recognisable digit."""
+    splits = resources.load_data(spec)
+    codes = resources.encoded(ae_path, spec)[0][len(splits.train):]
+    central = np.argsort(np.linalg.norm(codes - np.median(codes, axis=0), axis=1))[:candidates]
+    errors = [metrics.per_image_bce(resources.load_model(path).model, splits.val.images[central])
+              for path in (ae_path, vae_path)]
+    return int(len(splits.train) + central[np.argmin(np.maximum(*errors))])
+
+
+def _digit_caption(m: ModelMap, digit: int | None, probe: tuple[float, float]) -> str:
+    if digit is None:
+        return f"Free position ({probe[0]:.3f}, {probe[1]:.3f})."
+    held_out = digit - (len(m.points) - len(resources.load_data(m.entry.data).val))
+    which = f"held-out digit {held_out}" if held_out >= 0 else f"training digit #{digit}"
+    on = "On" if np.allclose(m.position_of(digit), probe, atol=1e-4) else "Nearest:"
+    return f"{on} {which}, a {m.labels[digit]}, at its code in this model ({probe[0]:.3f}, {probe[1]:.3f})."
 
 
 def _component_key(m: ModelMap) -> str:
     return f"cmp-{m.entry.name}-{m.method}"
 
 
-def _on_probe(m: ModelMap, key: str) -> None:
-    """A released probe: keep it, and put the other model's probe on its own code of the nearest digit."""
-    probe = (st.session_state.get(key) or {}).get("probe")
-    if not (isinstance(probe, dict) and explore.finite_numbers(probe.get("x"), probe.get("y"))):
-        return
-    st.session_state.cmp_probes[key] = (float(probe["x"]), float(probe["y"]))
-    nearest = probe.get("nearest")
-    if isinstance(nearest, int) and 0 <= nearest < len(m.points):
-        for other in st.session_state.cmp_pair:
-            if other is not m:
-                st.session_state.cmp_probes[_component_key(other)] = other.position_of(nearest)
+def _take_reports(pair: tuple[ModelMap, ModelMap]) -> None:
+    """A released probe: keep it, and put the other model's probe on its own code of the same digit
+    (the one clicked, or the one nearest the released probe)."""
+    for m in pair:
+        report = new_report(_component_key(m), "probe")
+        if report is None or not explore.finite_numbers(report.get("x"), report.get("y")):
+            continue
+        st.session_state.cmp_probes[_component_key(m)] = (float(report["x"]), float(report["y"]))
+        digit = next((d for d in (report.get("picked"), report.get("nearest"))
+                      if isinstance(d, int) and not isinstance(d, bool) and 0 <= d < len(m.points)), None)
+        for other in pair:
+            st.session_state.cmp_digits[_component_key(other)] = digit
+            if other is not m and digit is not None:
+                st.session_state.cmp_probes[_component_key(other)] = other.position_of(digit)
 
 
 def _padded(bounds: list[float], pad: float = 0.3) -> tuple[float, float, float, float]:
@@ -281,3 +311,7 @@ def _samples(ae: ModelMap, vae: ModelMap) -> None:
         images = explore.decode(model, regularity.sample_codes(codes, 36, sampler, seed=1))
         column.image(resources.to_png_array(explore.tile(images.reshape(6, 6, *images.shape[1:])), scale=2),
                      output_format="PNG", caption=title)
+
+
+if __name__ == "__main__":  # run by Streamlit as a page
+    render()

@@ -2,8 +2,12 @@
 //
 // The decoder's weights arrive once per model, so while the probe moves the browser
 // decodes it itself (no server round trip per mouse move). On release the probe's
-// position goes back to Python, which decodes it exactly and stays the source of truth.
-// Several maps on one page with the same link group share the probe while it moves.
+// position goes back to Python, which decodes it exactly and stays the source of truth:
+// its image replaces the browser's once it arrives. A model whose decoder the browser
+// cannot run (a convolutional one) shows the server's image only, with a note saying so.
+// Maps in one link group follow each other: a clicked digit moves every map to its own
+// code of that digit; a dragged probe moves maps that share its coordinates ("coords"),
+// or moves "digits" maps to their own code of the digit nearest the probe.
 
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
   "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
@@ -53,6 +57,7 @@ const TEMPLATE = `
     <div class="side">
       <canvas class="decoded" data-testid="live-decode"></canvas>
       <div class="readout" data-testid="probe-readout"></div>
+      <div class="source" data-testid="decode-source"></div>
       <div class="note"></div>
     </div>
   </div>`;
@@ -68,10 +73,13 @@ class LatentMap {
     this.decodedCanvas = this.root.querySelector("canvas.decoded");
     this.tooltip = this.root.querySelector(".tooltip");
     this.readout = this.root.querySelector(".readout");
+    this.source = this.root.querySelector(".source");
     this.note = this.root.querySelector(".note");
     this.legend = this.root.querySelector(".legend");
     this.id = Math.random().toString(36).slice(2);
-    this.decodes = 0;
+    this.reports = 0;  // each report carries a fresh id, so the page can tell a new one from an old one
+    this.decodes = 0;  // decodes run in the browser (for the benchmark)
+    this.shown = 0;  // images painted beside the map, from either source
     this.decodeTimes = [];
     this.drag = null;
     this.listeners = [];
@@ -122,6 +130,12 @@ class LatentMap {
     const probeChanged = JSON.stringify(data.probe) !== JSON.stringify(this.lastDataProbe);
     if ((probeChanged || !this.probe) && !this.drag) this.probe = { x: data.probe[0], y: data.probe[1] };
     this.lastDataProbe = data.probe;
+    if (data.server && data.server.image !== (this.server && this.server.source)) {
+      this.server = {
+        source: data.server.image, x: data.server.probe[0], y: data.server.probe[1],
+        pixels: b64ToFloat32(data.server.image), height: data.server.shape[0], width: data.server.shape[1],
+      };
+    }
     if ((data.holes && data.holes.grid) !== this.holesSource) {
       this.holesSource = data.holes && data.holes.grid;
       this.holes = data.holes ? buildHoleImage(data.holes) : null;
@@ -227,7 +241,7 @@ class LatentMap {
     } else if (!drag.moved) {
       const hit = this.nearestPoint(drag.sx, drag.sy);  // a click on a data point snaps the probe to it
       if (hit >= 0) {
-        this.moveProbe(this.points.x[hit], this.points.y[hit]);
+        this.moveProbe(this.points.x[hit], this.points.y[hit], true, hit);
         this.reportProbe(hit);
       }
     } else {
@@ -248,25 +262,30 @@ class LatentMap {
     this.wheelTimer = setTimeout(() => this.reportView(), 300);
   }
 
-  // Linked maps follow the probe: "coords" links share its coordinates (maps of the same
-  // latent plane); "digits" links move each map's probe to its own code of the digit
-  // nearest the probe (maps of different models of the same data).
-  moveProbe(x, y, broadcast = true) {
+  // Linked maps follow the probe. A clicked digit (``picked``) moves every map of the group
+  // to its own code of that digit. A dragged probe moves "coords" maps (the same latent
+  // plane) to the same coordinates, and "digits" maps to their own code of the digit
+  // nearest the probe.
+  moveProbe(x, y, broadcast = true, picked = null) {
     this.probe = { x, y };
     const link = this.data.link;
     if (broadcast && link) {
-      const detail = { group: link.group, mode: link.mode, source: this.id, x, y };
-      if (link.mode === "digits") detail.index = this.nearestIndex(x, y);
+      const detail = { group: link.group, follow: link.follow, source: this.id, x, y, picked };
+      if (picked === null && link.follow === "digits") detail.nearest = this.nearestIndex(x, y);
       window.dispatchEvent(new CustomEvent("aelab-probe", { detail }));
     }
     this.scheduleFrame();
   }
 
-  linkedProbe({ x, y, index, group, mode, source }) {
+  linkedProbe({ x, y, picked, nearest, group, follow, source }) {
     const link = this.data && this.data.link;
-    if (source === this.id || !link || link.group !== group || link.mode !== mode || this.drag) return;
-    if (mode === "digits") this.moveProbe(this.points.x[index], this.points.y[index], false);
-    else this.moveProbe(x, y, false);
+    if (source === this.id || !link || link.group !== group || this.drag) return;
+    const index = picked ?? (link.follow === "digits" ? nearest ?? this.nearestIndex(x, y) : null);
+    if (index !== null && index !== undefined && index < this.points.x.length) {
+      this.moveProbe(this.points.x[index], this.points.y[index], false);
+    } else if (link.follow === "coords" && follow === "coords") {
+      this.moveProbe(x, y, false);
+    }
   }
 
   nearestIndex(x, y) {  // the data point nearest a latent position
@@ -283,13 +302,15 @@ class LatentMap {
     const x = Number(this.probe.x.toFixed(5)), y = Number(this.probe.y.toFixed(5));
     this.lastDataProbe = [x, y];
     this.reportedAt = performance.now();  // for the benchmark: release-to-server latency
-    const nearest = this.data.link && this.data.link.mode === "digits" ? this.nearestIndex(x, y) : null;
-    this.setStateValue("probe", { x, y, picked, nearest, view: this.viewBounds() });
+    const nearest = this.data.link && this.data.link.follow === "digits" ? this.nearestIndex(x, y) : null;
+    this.setStateValue("probe", { x, y, picked, nearest, view: this.viewBounds(), id: this.reportId() });
   }
 
   reportView() {
-    this.setStateValue("view", this.viewBounds().map((v) => Number(v.toFixed(5))));
+    this.setStateValue("view", { bounds: this.viewBounds().map((v) => Number(v.toFixed(5))), id: this.reportId() });
   }
+
+  reportId() { return `${this.id}-${++this.reports}`; }
 
   // ---- drawing -------------------------------------------------------------------------------
 
@@ -313,23 +334,45 @@ class LatentMap {
     });
   }
 
+  // One image for the probe: the server's exact decode when it is for this position, else the
+  // browser's live decode (or, without a browser decoder, the server's last image, dimmed).
   decodeProbe() {
     const { x, y } = this.probe;
-    const approx = this.inverse.kind === "identity" ? "" : " (approx.)";
+    const approx = this.inverse.kind === "grid" ? " (decoded through an approximate inverse)" : "";
     this.readout.textContent = `probe (${x.toFixed(3)}, ${y.toFixed(3)})${approx}`;
     this.canvas.dataset.probe = `${x},${y}`;
-    if (!this.decoder) return;
-    this.decoder.decode(this.inverse.toLatent(x, y, this.z), this.pixels);
-    const { width, height } = this.decoder;
-    if (this.decodedCanvas.width !== width) {
-      this.decodedCanvas.width = width;
-      this.decodedCanvas.height = height;
+    const server = this.server;
+    const atServer = server && !this.drag && Math.abs(server.x - x) < 1e-4 && Math.abs(server.y - y) < 1e-4;
+    let source;
+    if (atServer || (!this.decoder && server)) {
+      this.paintDecoded(server.pixels, server.width, server.height);
+      source = atServer ? "server" : "stale";
+    } else if (this.decoder) {
+      this.decoder.decode(this.inverse.toLatent(x, y, this.z), this.pixels);
+      this.paintDecoded(this.pixels, this.decoder.width, this.decoder.height);
+      source = "browser";
     }
-    paintImage(this.decodedCanvas.getContext("2d"), this.pixels, width, height);
+    this.decodedCanvas.dataset.source = source || "none";
+    this.decodedCanvas.classList.toggle("stale", source === "stale");
+    this.source.textContent = {
+      server: "decoded by the Python model at this point",
+      browser: "decoded live in your browser",
+      stale: "release the probe: this model decodes on the server only",
+    }[source] || "";
+    if (source !== "browser") return;
     this.decodes += 1;
     this.decodeTimes.push(performance.now());  // for the benchmark: decodes per second while dragging
     if (this.decodeTimes.length > 4000) this.decodeTimes.splice(0, 2000);
     this.decodedCanvas.dataset.decodes = String(this.decodes);
+  }
+
+  paintDecoded(pixels, width, height) {
+    if (this.decodedCanvas.width !== width || this.decodedCanvas.height !== height) {
+      this.decodedCanvas.width = width;
+      this.decodedCanvas.height = height;
+    }
+    paintImage(this.decodedCanvas.getContext("2d"), pixels, width, height);
+    this.shown += 1;
   }
 
   decodeAt(x, y) {  // for tests: the browser's decode of a map position, as a plain array
@@ -508,10 +551,10 @@ class LatentMap {
     const hit = this.nearestPoint(sx, sy);
     if (hit < 0) { this.hideTooltip(); return; }
     const dpr = window.devicePixelRatio || 1;
-    const index = this.data.points.index ? this.data.points.index[hit] : hit;
-    this.tooltip.querySelector("span").textContent = `digit ${this.points.label[hit]} · #${index}`;
+    this.tooltip.querySelector("span").textContent = `digit ${this.points.label[hit]} · #${hit}`;
+    const thumb = this.tooltip.querySelector("canvas");
+    thumb.style.display = this.decoder ? "" : "none";  // no browser decoder: the label alone, no empty square
     if (this.decoder) {
-      const thumb = this.tooltip.querySelector("canvas");
       thumb.width = this.decoder.width; thumb.height = this.decoder.height;
       const pixels = this.decoder.decode(this.inverse.toLatent(this.points.x[hit], this.points.y[hit]));
       paintImage(thumb.getContext("2d"), pixels, this.decoder.width, this.decoder.height);
