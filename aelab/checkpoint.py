@@ -25,7 +25,7 @@ from safetensors.torch import load_file, save_file
 from . import __version__
 from ._files import MiB, human_size, read_member, staged_folder, zip_members
 from .errors import AelabError, CheckpointError
-from .models import Autoencoder, build
+from .models import ALL_MODELS, REGISTRY, Model, build_any
 
 FORMAT = "aelab-model"
 FORMAT_VERSION = 1
@@ -46,7 +46,7 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so one model always exports to the s
 class Checkpoint:
     """A loaded model with everything its config.json says about it."""
 
-    model: Autoencoder
+    model: Model
     info: dict[str, Any]
     path: Path
 
@@ -55,7 +55,7 @@ class Checkpoint:
         return self.path.name
 
 
-def save(model: Autoencoder, directory: str | Path, info: dict[str, Any] | None = None) -> Path:
+def save(model: Model, directory: str | Path, info: dict[str, Any] | None = None) -> Path:
     """Write ``model`` to ``directory`` atomically; ``info`` (data, training, metrics) joins the config."""
     target = Path(directory)
     if target.exists() and not _replaceable(target):
@@ -79,18 +79,24 @@ def save(model: Autoencoder, directory: str | Path, info: dict[str, Any] | None 
     return target
 
 
-def load(path: str | Path, device: str = "cpu") -> Checkpoint:
-    """Load a model folder (or its config.json / model.safetensors), validating everything."""
+def load(path: str | Path, device: str = "cpu", *, any_kind: bool = False) -> Checkpoint:
+    """Load a model folder (or its config.json / model.safetensors), validating everything.
+
+    Only autoencoders, unless ``any_kind`` (the judge classifier is saved the same way).
+    """
     folder = _model_folder(Path(path))
     info = read_config(folder)
+    if not any_kind and isinstance(info["kind"], str) and info["kind"] in ALL_MODELS and info["kind"] not in REGISTRY:
+        raise CheckpointError(f"{folder} holds a {ALL_MODELS[info['kind']].description}, not an autoencoder; "
+                              f"aelab explores the kinds {', '.join(REGISTRY)}")
     try:
         with torch.device("meta"):  # shapes only: a config asking for huge layers allocates nothing
-            skeleton = build(info["kind"], **info["model"])
+            skeleton = build_any(info["kind"], **info["model"])  # an unknown kind is refused here
     except AelabError as exc:
         raise CheckpointError(f"{folder / CONFIG_NAME}: {exc}") from None
     weights = _read_weights(folder / WEIGHTS_NAME)
     _check_weights(weights, skeleton, folder / WEIGHTS_NAME)
-    model = build(info["kind"], **info["model"])  # as large as the weights file, now checked
+    model = build_any(info["kind"], **info["model"])  # as large as the weights file, now checked
     model.load_state_dict(weights)
     return Checkpoint(model.to(device).eval(), info, folder)
 
@@ -279,7 +285,7 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path} is damaged or not a safetensors file ({exc})") from None
 
 
-def _check_weights(weights: dict[str, torch.Tensor], model: Autoencoder, path: Path) -> None:
+def _check_weights(weights: dict[str, torch.Tensor], model: Model, path: Path) -> None:
     """Every tensor the model needs, with the shape it needs, and nothing else."""
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     problems = [f"missing {k}" for k in expected if k not in weights]

@@ -42,6 +42,7 @@ class ImageSet:
     images: np.ndarray  # (N, H, W) float32 in [0, 1]
     labels: np.ndarray | None  # (N,) int64, or None; for colouring and metrics only
     name: str  # human-readable, e.g. "mnist5k (train)"
+    source: str = ""  # how an upload was read, e.g. "images from the array 'x', labels from the array 'y'"
 
     def __post_init__(self) -> None:
         if self.images.ndim != 3:
@@ -65,7 +66,7 @@ class ImageSet:
         """Return the images (and labels) at `indices`, keeping the name."""
         indices = np.asarray(indices)
         labels = None if self.labels is None else self.labels[indices]
-        return ImageSet(self.images[indices], labels, self.name)
+        return ImageSet(self.images[indices], labels, self.name, self.source)
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,8 +139,8 @@ def read_npz_images(path: Path, name: str | None = None, *, limits: UploadLimits
     """
     path = Path(path)
     label = name or path.name
-    images, labels = npz_arrays(path, label, limits or UPLOAD_LIMITS)
-    return ImageSet(images, labels, label)
+    images, labels, source = npz_arrays(path, label, limits or UPLOAD_LIMITS)
+    return ImageSet(images, labels, label, source)
 
 
 def read_image_zip(path: Path, name: str | None = None, *, limits: UploadLimits | None = None) -> ImageSet:

@@ -10,10 +10,11 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import data, judge
 from ._files import atomic_write_json
 from .errors import CheckpointError
 from .runs import train_and_save
@@ -117,13 +118,12 @@ def build_all(
 
 def build_judge(out: Path, log: Callable[[str], None] = print) -> None:
     """Train the judge classifier on the embedded digits' training split and save it."""
-    from . import data, judge  # judge imports torch; only needed when rebuilding
-
     splits = data.load_splits("mnist5k")
     tic = time.perf_counter()
     classifier = judge.train_judge(splits)
     accuracy = classifier.accuracy(splits.val.images, splits.val.labels)
-    judge.save_judge(classifier, out / JUDGE_DIR, {"data": "mnist5k", "val_accuracy": accuracy})
+    judge.save_judge(classifier, out / JUDGE_DIR, {"data": "mnist5k", "val_accuracy": accuracy,
+                                                   "training": asdict(judge.TRAINING)})
     log(f"  judge: {time.perf_counter() - tic:.1f} s, held-out accuracy {accuracy:.3f}")
 
 

@@ -71,7 +71,8 @@ def check_usable(model: Autoencoder, result: FitResult, val_images: np.ndarray, 
         raise RunFailed(f"{result.message or 'Training stopped'}. No epoch finished, so there is no model to keep.")
     if result.best_val_loss >= result.untrained_val_loss:
         raise RunFailed(
-            f"Training made the model no better than it was before the first step: its best validation "
+            (f"{result.message[0].upper()}{result.message[1:]} " if result.stop_reason == "diverged" else "")
+            + "Training made the model no better than it was before the first step: its best validation "
             f"loss was {result.best_val_loss:.4g}, against {result.untrained_val_loss:.4g} untrained, so "
             f"it was not kept.{hint}")
     codes, _ = explore.encode(model, val_images[:500])

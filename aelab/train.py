@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
-from .models import Autoencoder, build
+from .models import Autoencoder, Model, build
 
 
 @dataclass
@@ -120,31 +120,41 @@ def as_tensor(images: np.ndarray | torch.Tensor, device: torch.device) -> torch.
 
 
 @torch.no_grad()
-def evaluate_loss(model: Autoencoder, images: torch.Tensor, seed: int, batch_size: int = 1000) -> dict[str, float]:
+def evaluate_loss(model: Model, images: torch.Tensor, seed: int, batch_size: int = 1000,
+                  labels: torch.Tensor | None = None) -> dict[str, float]:
     """Mean loss terms over a data set, with a fixed seed for any sampling or noise."""
     model.eval()
     totals: dict[str, float] = {}
     with torch.random.fork_rng(devices=[images.device] if images.is_cuda else []):
         torch.manual_seed(seed)
         for start in range(0, len(images), batch_size):
-            batch = images[start : start + batch_size]
-            for name, value in model.loss(batch).items():
-                totals[name] = totals.get(name, 0.0) + float(value) * len(batch)
+            batch = _batch(images, labels, slice(start, start + batch_size))
+            for name, value in model.loss(*batch).items():
+                totals[name] = totals.get(name, 0.0) + float(value) * len(batch[0])
     return {name: total / len(images) for name, total in totals.items()}
 
 
+def _batch(images: torch.Tensor, labels: torch.Tensor | None, index) -> tuple[torch.Tensor, ...]:
+    """The arguments of ``model.loss`` for some rows: the images, and the labels when the model takes them."""
+    return (images[index],) if labels is None else (images[index], labels[index])
+
+
 def fit(
-    model: Autoencoder,
+    model: Model,
     train_images: np.ndarray | torch.Tensor,
     val_images: np.ndarray | torch.Tensor,
     config: TrainConfig | None = None,
     callback: Callback | None = None,
     on_batch: BatchCallback | None = None,
+    *,
+    train_labels: np.ndarray | None = None,
+    val_labels: np.ndarray | None = None,
 ) -> FitResult:
     """Train ``model`` in place and keep the weights of its best validation epoch.
 
     The data stay in memory as one tensor; each epoch is a seeded permutation sliced into
-    batches. ``callback`` gets an :class:`EpochLog` after every epoch, ``on_batch`` a call
+    batches, and each batch goes to ``model.loss(images)``, or ``model.loss(images, labels)``
+    when labels are given (a classifier). ``callback`` gets an :class:`EpochLog` after every epoch, ``on_batch`` a call
     after every batch; either may return True to stop (the best weights so far are kept).
     A loss that turns NaN or infinite, or a validation loss that explodes to
     :data:`EXPLODED` times the best so far, stops training as diverged, with the last good
@@ -155,6 +165,8 @@ def fit(
     torch.manual_seed(config.seed)
     model.to(device)
     train_x, val_x = as_tensor(train_images, device), as_tensor(val_images, device)
+    train_y, val_y = (None if y is None else torch.as_tensor(np.asarray(y), device=device)
+                      for y in (train_labels, val_labels))
     if len(train_x) == 0 or len(val_x) == 0:
         raise ConfigError(f"need training and validation images, got {len(train_x)} and {len(val_x)}")
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
@@ -166,16 +178,17 @@ def fit(
     result = FitResult()
     best_state = copy.deepcopy(model.state_dict())
     start = time.perf_counter()
-    untrained = evaluate_loss(model, val_x, seed=config.seed + 1)["loss"]  # what "exploded" is measured against
+    untrained = evaluate_loss(model, val_x, seed=config.seed + 1, labels=val_y)["loss"]  # what "exploded" is measured against
     result.untrained_val_loss = untrained
     for epoch in range(1, config.epochs + 1):
         tic = time.perf_counter()
         stop_in_batch = _batch_hook(on_batch, epoch)
-        train_terms = _train_epoch(model, train_x, optimizer, schedule, config.batch_size, order, stop_in_batch)
+        train_terms = _train_epoch(model, (train_x, train_y), optimizer, schedule, config.batch_size, order,
+                                   stop_in_batch)
         if train_terms is None:  # stopped by on_batch in the middle of the epoch
             result.stop_reason, result.message = "stopped", f"stopped by request during epoch {epoch}"
             break
-        val_terms = evaluate_loss(model, val_x, seed=config.seed + 1) if train_terms else {}
+        val_terms = evaluate_loss(model, val_x, seed=config.seed + 1, labels=val_y) if train_terms else {}
         problem = _divergence(val_terms, min(result.best_val_loss, untrained))
         if problem:
             model.load_state_dict(best_state)
@@ -230,18 +243,19 @@ def _schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_e
     )
 
 
-def _train_epoch(model, train_x, optimizer, schedule, batch_size, order, stop=None) -> dict[str, float] | None:
-    """One pass over the shuffled data; returns mean terms, {} if a loss was not finite,
-    or None if ``stop(batch, batches)`` asked to stop."""
+def _train_epoch(model, data, optimizer, schedule, batch_size, order, stop=None) -> dict[str, float] | None:
+    """One pass over the shuffled data (images, labels or None); returns mean terms, {} if a loss
+    was not finite, or None if ``stop(batch, batches)`` asked to stop."""
     model.train()
+    train_x, train_y = data
     totals: dict[str, torch.Tensor] = {}
     perm = torch.randperm(len(train_x), generator=order).to(train_x.device)
     batches = math.ceil(len(train_x) / batch_size)
     for batch, start in enumerate(range(0, len(train_x), batch_size)):
         if stop is not None and stop(batch, batches):
             return None
-        batch = train_x[perm[start : start + batch_size]]
-        terms = model.loss(batch)
+        batch = _batch(train_x, train_y, perm[start : start + batch_size])
+        terms = model.loss(*batch)
         if not torch.isfinite(terms["loss"]):
             return {}
         optimizer.zero_grad(set_to_none=True)
@@ -250,7 +264,7 @@ def _train_epoch(model, train_x, optimizer, schedule, batch_size, order, stop=No
         if schedule is not None:
             schedule.step()
         for name, value in terms.items():
-            totals[name] = totals.get(name, 0) + value.detach() * len(batch)
+            totals[name] = totals.get(name, 0) + value.detach() * len(batch[0])
     return {name: float(total) / len(train_x) for name, total in totals.items()}
 
 

@@ -54,11 +54,12 @@ class UploadLimits:
 UPLOAD_LIMITS = UploadLimits()
 
 
-def npz_arrays(path: Path, label: str, limits: UploadLimits) -> tuple[np.ndarray, np.ndarray | None]:
+def npz_arrays(path: Path, label: str, limits: UploadLimits) -> tuple[np.ndarray, np.ndarray | None, str]:
     """Read images and optional labels from a NumPy .npz file (or a single .npy array).
 
     Images are the array named images (or x, X, x_train, or the only array), (N, H, W) or
     (N, H, W, C) with C in 1, 3, 4 (made grey); labels the array named labels (or y, y_train).
+    The third value says which arrays were used, e.g. "images from the array 'x', no labels".
     """
     head = _check_file(path, label, limits)
     if not head.startswith((*_ZIP_MAGICS, _NPY_MAGIC)):
@@ -76,9 +77,15 @@ def npz_arrays(path: Path, label: str, limits: UploadLimits) -> tuple[np.ndarray
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError) as exc:
         raise DataError(f"{label} is damaged or not a NumPy .npz file ({exc}); {_NPZ_HOW_TO}") from None
     images = _unit_grey(arrays[images_key], f"{label}: the image array '{images_key}'", limits)
+    source = f"images from {_array_name(images_key)}"
     if labels_key is None:
-        return images, None
-    return images, _labels(arrays[labels_key], len(images), f"{label}: the label array '{labels_key}'")
+        return images, None, f"{source}, no labels (no array named {' or '.join(map(repr, LABEL_KEYS))})"
+    labels = _labels(arrays[labels_key], len(images), f"{label}: the label array '{labels_key}'")
+    return images, labels, f"{source}, labels from {_array_name(labels_key)}"
+
+
+def _array_name(key: str) -> str:
+    return key if key == "the array" else f"the array {key!r}"
 
 
 def image_zip_arrays(path: Path, label: str, limits: UploadLimits) -> tuple[np.ndarray, np.ndarray | None]:

@@ -8,6 +8,7 @@ tiny model and judge trained on the 8x8 digits.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import torch
 from scipy.spatial import cKDTree
 from torch import nn
 
-from aelab import data, explore, judge, models, pretrained, regularity
+from aelab import checkpoint, data, explore, judge, models, pretrained, regularity
 from aelab.errors import CheckpointError
 from aelab.judge import Judge, judge_for, load_judge, save_judge, train_judge
 from aelab.train import TrainConfig, fit
@@ -322,7 +323,7 @@ def test_hole_map_rises_from_zero_at_the_threshold_to_one_at_three_times_it():
 def toy_judge() -> Judge:
     """An untrained judge of 1x2 images: the hole fraction does not depend on it."""
     torch.manual_seed(0)
-    return Judge((1, 2), width=16, features=4).eval()
+    return Judge((1, 2), width=16, n_features=4, max_shift=0).eval()
 
 
 def squash() -> Toy:
@@ -373,7 +374,7 @@ def digits_splits() -> data.Splits:
 
 @pytest.fixture(scope="module")
 def small_judge(digits_splits) -> Judge:
-    return train_judge(digits_splits, epochs=10)
+    return train_judge(digits_splits, dataclasses.replace(judge.TRAINING, epochs=10))
 
 
 @pytest.fixture(scope="module")
@@ -481,10 +482,12 @@ def test_verdict_names_the_more_regular_model_for_every_compared_measure():
 
 def test_a_saved_judge_loads_with_the_same_features(tmp_path, digits_splits):
     torch.manual_seed(0)
-    original = Judge((8, 8), n_classes=10, width=16, features=4).eval()
+    original = Judge((8, 8), n_classes=10, width=16, n_features=4).eval()
     save_judge(original, tmp_path / "judge", {"data": "digits", "val_accuracy": 0.5})
     loaded, info = load_judge(tmp_path / "judge")
-    assert info["format"] == judge.FORMAT and info["data"] == "digits" and info["val_accuracy"] == 0.5
+    # saved like every model: the checkpoint format, its kind, never a pickle
+    assert info["format"] == checkpoint.FORMAT and info["kind"] == "judge"
+    assert info["data"] == "digits" and info["val_accuracy"] == 0.5
     assert loaded.config() == original.config()
     images = digits_splits.val.images
     assert np.array_equal(loaded.features(images), original.features(images))
@@ -501,10 +504,10 @@ def test_load_judge_refuses_a_model_folder_and_a_missing_folder(tmp_path):
 
 def test_load_judge_refuses_another_format_and_broken_files(tmp_path):
     torch.manual_seed(0)
-    save_judge(Judge((8, 8), width=16, features=4), tmp_path, {"data": "digits"})
+    save_judge(Judge((8, 8), width=16, n_features=4), tmp_path, {"data": "digits"})
     config = json.loads((tmp_path / "config.json").read_text())
-    (tmp_path / "config.json").write_text(json.dumps(config | {"format": "aelab-model"}))
-    with pytest.raises(CheckpointError, match="not an aelab judge"):
+    (tmp_path / "config.json").write_text(json.dumps(config | {"format": "aelab-judge"}))
+    with pytest.raises(CheckpointError, match="not an aelab model config"):
         load_judge(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps(config))
     (tmp_path / "model.safetensors").unlink()
@@ -548,3 +551,26 @@ def test_the_judge_trained_for_the_digits_works_on_8x8_images(digits_judge, digi
 
 def test_the_digits_judge_is_about_as_accurate_as_an_mlp_can_be(digits_judge, digits_splits):
     assert digits_judge.accuracy(digits_splits.val.images, digits_splits.val.labels) >= 0.9
+
+
+def test_the_judge_is_trained_by_fit_and_saved_as_a_checkpoint(tmp_path, digits_splits, monkeypatch):
+    """One trainer and one file format for every model: the judge goes through train.fit and checkpoint."""
+    calls = []
+    real_fit = judge.fit
+    monkeypatch.setattr(judge, "fit", lambda *a, **k: calls.append(k) or real_fit(*a, **k))
+    trained = train_judge(digits_splits, dataclasses.replace(judge.TRAINING, epochs=3))
+    assert len(calls) == 1 and calls[0]["train_labels"] is digits_splits.train.labels
+    assert trained.accuracy(digits_splits.val.images, digits_splits.val.labels) > 0.5  # it learned
+    save_judge(trained, tmp_path / "j", {"data": "digits"})
+    loaded = checkpoint.load(tmp_path / "j", any_kind=True)
+    assert isinstance(loaded.model, Judge) and loaded.info["kind"] == "judge"
+    with pytest.raises(CheckpointError, match="not an autoencoder"):
+        checkpoint.load(tmp_path / "j")  # the explorer and the CLI take autoencoders only
+
+
+def test_the_shipped_judge_classifies_held_out_digits():
+    shipped, info = load_judge(pretrained.judge_dir())
+    splits = data.load_splits("mnist5k")
+    accuracy = shipped.accuracy(splits.val.images, splits.val.labels)
+    assert accuracy > 0.95 and accuracy == pytest.approx(info["val_accuracy"])
+    assert info["training"] == dataclasses.asdict(judge.TRAINING)  # as `python -m aelab pretrained` trains it

@@ -14,7 +14,7 @@ def one_d_vae(tmp_path_factory):
     """A 1-D VAE trained for two epochs, as the Train page would."""
     splits = data.load_splits("mnist5k")
     out = tmp_path_factory.mktemp("session") / "one-d"
-    job = jobs.TrainingJob("vae", {"hidden": [64], "latent_dim": 1}, splits, TrainConfig(epochs=2), out, "1-D VAE")
+    job = jobs.TrainingJob("vae", {"hidden": [64], "latent_dim": 1}, splits, TrainConfig(epochs=2), out)
     job.start().join()
     assert job.status == "completed", job.message
     assert all(snapshot.shape[1] == 2 for snapshot in job.snapshots)  # the Train page draws a line of codes
@@ -24,21 +24,23 @@ def one_d_vae(tmp_path_factory):
 def _explorer():
     import streamlit as st
 
-    from aelab.app import explore, resources
+    from aelab.app import resources
+    from aelab.app.pages import explorer
 
     st.session_state.session_models = [resources.ModelEntry("one-d", st.session_state.path, "vae", 1, "mnist5k",
                                                             "1-D VAE")]
-    explore.render()
+    explorer.render()
 
 
 def _compare():
     import streamlit as st
 
-    from aelab.app import compare, resources
+    from aelab.app import resources
+    from aelab.app.pages import vae_vs_ae
 
     st.session_state.session_models = [resources.ModelEntry("one-d", st.session_state.path, "vae", 1, "mnist5k",
                                                             "1-D VAE")]
-    compare.render()
+    vae_vs_ae.render()
 
 
 def test_a_1d_session_model_opens_in_the_explorer_as_a_line(one_d_vae):

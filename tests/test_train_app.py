@@ -1,23 +1,25 @@
-"""The Train page, driven headless with streamlit.testing.v1.AppTest."""
+"""The Train page, driven headless with streamlit.testing.v1.AppTest (public API only)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from aelab import checkpoint
+from aelab import checkpoint, models
+from aelab.app.pages import training
 
-
-def _page_script():
-    from aelab.app import train_page
-
-    train_page.render()
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGE = "aelab/app/pages/training.py"
 
 
 @pytest.fixture
 def at(tmp_path, monkeypatch):
     monkeypatch.setenv("AELAB_CACHE_DIR", str(tmp_path))  # session folders land here, never in pretrained/
-    return AppTest.from_function(_page_script, default_timeout=120).run()
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    return at.switch_page(PAGE).run()
 
 
 def _train(at: AppTest, timeout: float = 120) -> AppTest:
@@ -29,19 +31,53 @@ def _train(at: AppTest, timeout: float = 120) -> AppTest:
     return at.run()
 
 
-def test_every_kind_shows_its_own_settings(at):
+def _widget_keys(at: AppTest) -> set[str]:
+    kinds = ("slider", "select_slider", "radio", "selectbox", "text_input", "number_input")
+    return {w.key for kind in kinds for w in at.get(kind) if w.key}
+
+
+def test_every_kind_shows_a_widget_for_each_of_its_options(at):
+    """The widgets are generated from the models' option declarations: one per option, none of another kind's."""
     assert not at.exception
-    expected = {"dae": ["tr_noise_gaussian"], "sae": ["tr_sparsity", "tr_rho"], "vae": ["tr_beta"], "ae": []}
-    for kind, sliders in expected.items():
+    for kind in models.KINDS:
         at.radio(key="tr_kind").set_value(kind).run()
         assert not at.exception
-        keys = {s.key for s in at.slider} | {s.key for s in at.select_slider}
-        assert set(sliders) <= keys, kind
+        keys = _widget_keys(at)
+        for option in models.REGISTRY[kind].options:
+            assert any(k == f"tr_{option.name}" or k.startswith(f"tr_{option.name}_") for k in keys), (kind, option)
+        others = {o.name for cls in models.REGISTRY.values() for o in cls.options} - \
+            {o.name for o in models.REGISTRY[kind].options}
+        assert not any(k.removeprefix("tr_").split("_1")[0] in others for k in keys if k.startswith("tr_")), kind
     at.radio(key="tr_kind").set_value("sae").run()
     at.radio(key="tr_penalty").set_value("l1").run()
-    assert at.slider(key="tr_rho").disabled  # rho only matters for the KL penalty
+    assert at.select_slider(key="tr_target_rho").disabled  # rho only matters for the KL penalty
     at.radio(key="tr_penalty").set_value("kl").run()
-    assert not at.slider(key="tr_rho").disabled
+    assert not at.select_slider(key="tr_target_rho").disabled
+
+
+def test_the_noise_slider_takes_its_range_from_the_dae_declaration(at):
+    at.radio(key="tr_kind").set_value("dae").run()
+    assert at.slider(key="tr_noise_level_1").max == 1.0
+    at.selectbox(key="tr_corruption").set_value("mask").run()
+    assert at.slider(key="tr_noise_level_0.95").max == 0.95  # masking every pixel leaves nothing to learn from
+    assert not at.exception
+
+
+def test_latent_sizes_reach_overcomplete_and_the_help_explains_it(at):
+    """Bug 9: the help spoke of sizes above 784 while the slider stopped at 256."""
+    slider = at.select_slider(key="tr_latent_dim")
+    assert max(slider.options, key=float) == "1024" and "784" in slider.options
+    assert "784" in slider.help and "overcomplete" in slider.help
+
+
+def test_no_help_text_points_to_a_source_file(at):
+    """Bug 10: help texts pointed to aelab/losses.py and bench/...; a user needs the meaning."""
+    for kind in models.KINDS:
+        at.radio(key="tr_kind").set_value(kind).run()
+        for element in (w for k in ("slider", "select_slider", "radio", "selectbox", "text_input", "number_input")
+                        for w in at.get(k)):
+            help_text = element.help or ""
+            assert ".py" not in help_text and "aelab/" not in help_text and "bench/" not in help_text, element.key
 
 
 def test_a_short_run_trains_saves_and_registers_a_model(at, tmp_path):
@@ -62,7 +98,91 @@ def test_a_short_run_trains_saves_and_registers_a_model(at, tmp_path):
     assert any("Download" in b.label for b in at.get("download_button"))
 
 
-def test_a_huge_learning_rate_is_caught_and_explained(at):
+@pytest.mark.parametrize(("kind", "arch", "epochs", "words"), [
+    ("ae", "mlp", 1, ["plain autoencoder, 2-D latent; 1 epoch on digits (trained here)"]),
+    ("dae", "conv", 2, ["denoising autoencoder, 2-D latent, conv, corruption gaussian, noise level 0.3; 2 epochs"]),
+])
+def test_descriptions_say_what_was_trained(at, kind, arch, epochs, words):
+    """Bug 2: "plain autoencoder, 2-D, , 3 epochs", "1 epochs", conv models not marked as conv."""
+    at.radio(key="tr_kind").set_value(kind).run()
+    at.radio(key="tr_arch").set_value(arch).run()
+    at.radio(key="tr_data").set_value("digits").run()
+    at.slider(key="tr_epochs").set_value(epochs).run()
+    at.text_input(key="tr_hidden").set_value("32").run()
+    _train(at)
+    [entry] = at.session_state["session_models"]
+    for word in words:
+        assert word in entry.description, entry.description
+    assert ", ," not in entry.description
+
+
+def test_a_stopped_run_is_described_by_the_epochs_it_ran(at):
+    """Bug 2: a run stopped at epoch 2 of 30 was described as "30 epochs"."""
+    at.radio(key="tr_data").set_value("digits").run()
+    at.slider(key="tr_epochs").set_value(30).run()
+    at.button(key="do_train").click().run()
+    job = at.session_state["train_job"]
+    while job.running and len(job.history) < 2:
+        job.join(0.05)
+    job.stop()
+    job.join(120)
+    at.run()
+    [entry] = at.session_state["session_models"]
+    ran = len(checkpoint.load(entry.path).info["history"])
+    assert ran < 30 and f"; {ran} epoch{'s' if ran > 1 else ''} on digits" in entry.description
+
+
+def test_the_stop_notice_is_gone_once_training_has_stopped(at):
+    """Bug 11: the toast "Stopping after this batch..." stayed up after the run had ended."""
+    at.radio(key="tr_data").set_value("digits").run()
+    at.slider(key="tr_epochs").set_value(200).run()
+    at.button(key="do_train").click().run()
+    at.button(key="do_stop").click().run()
+    assert any("Stopping" in c.value for c in at.caption) and not at.toast
+    at.session_state["train_job"].join(120)
+    at.run()
+    assert not any("Stopping" in c.value for c in at.caption) and not at.toast
+
+
+def test_a_huge_learning_rate_is_reported_as_failed_and_no_model_is_offered(at):
+    """Bug 1: lr 10 gave a green "Trained ..." for a model worse than an untrained one, whose codes
+    had collapsed to one point."""
+    at.radio(key="tr_data").set_value("mnist5k").run()
+    at.slider(key="tr_epochs").set_value(3).run()
+    at.select_slider(key="tr_lr").set_value(10.0).run()
+    _train(at)
+    assert not at.exception
+    assert not at.success
+    messages = " ".join(e.value for e in at.error)
+    assert "not kept" in messages and "smaller learning rate" in messages
+    assert not at.session_state["session_models"] if "session_models" in at.session_state else True
+    assert not any(c.key and c.key.startswith("do_download") for c in at.get("download_button"))
+
+
+def test_bad_hidden_widths_get_a_message_and_no_training(at):
+    at.text_input(key="tr_hidden").set_value("256, lots").run()
+    assert not at.exception
+    assert any("hidden widths" in e.value.lower() for e in at.error)
+    assert not at.button(key="do_train") if any(b.key == "do_train" for b in at.button) else True
+
+
+def test_log_scale_loss_curves_tick_at_powers_of_ten():
+    """Bug 11: plotly's default log ticks read "2, 100, 5, 2, 10, 5"."""
+
+    class History:
+        def __init__(self, epoch, value):
+            self.epoch, self.train, self.val = epoch, {"loss": value}, {"loss": value}
+
+    class Job:
+        history = [History(1, 5000.0), History(2, 40.0), History(3, 3.0)]
+
+    figure = training._loss_figure(Job())
+    assert figure.layout.yaxis.type == "log" and figure.layout.yaxis.dtick == 1
+    flat = training._loss_figure(type("J", (), {"history": [History(1, 5.0), History(2, 4.0)]})())
+    assert flat.layout.yaxis.type in (None, "linear") and np.isfinite(4.0)
+
+
+def test_a_diverging_run_is_caught_and_explained(at):
     at.radio(key="tr_data").set_value("digits").run()
     at.slider(key="tr_epochs").set_value(4).run()
     at.select_slider(key="tr_lr").set_value(10.0).run()
@@ -70,10 +190,3 @@ def test_a_huge_learning_rate_is_caught_and_explained(at):
     assert not at.exception
     messages = " ".join(e.value for e in at.error)
     assert "diverged" in messages and "smaller learning rate" in messages
-
-
-def test_bad_hidden_widths_get_a_message_and_no_training(at):
-    at.text_input(key="tr_hidden").set_value("256, lots").run()
-    assert not at.exception
-    assert any("Hidden widths" in e.value for e in at.error)
-    assert not at.button  # no Train button to press

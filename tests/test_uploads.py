@@ -115,6 +115,11 @@ def test_npz_other_array_names(tmp_path, digit_bytes, names):
     got = data.read_npz_images(npz_file(tmp_path / "keras.npz", **arrays))
     np.testing.assert_array_equal(got.images, images / np.float32(255))
     assert (got.labels is None) == (label_key is None)
+    # bug 8: an array not named "images" was used silently; the data set says which arrays it read
+    assert f"images from the array {image_key!r}" in got.source
+    assert (f"labels from the array {label_key!r}" if label_key else "no labels") in got.source
+    train, _ = data.split(got)
+    assert train.source == got.source  # the note survives the split the app shows it from
 
 
 def test_npz_colour_images_become_luminance(tmp_path):

@@ -13,7 +13,6 @@ import numpy as np
 import streamlit as st
 
 from .. import layouts, projection
-from ..models import VAE
 from . import payload, resources
 
 
@@ -54,7 +53,7 @@ def _model_map(entry: resources.ModelEntry, method: str) -> ModelMap:
     codes, sigma, labels = resources.encoded(entry.path, entry.data)
     plane = {"latent": _latent_plane, "pca": _pca_plane, "umap": _umap_plane}[method]
     points, inverse, to_latent, prior_centre = plane(entry, codes)
-    prior = {"center": prior_centre, "radii": [1, 2, 3]} if isinstance(model, VAE) and prior_centre else None
+    prior = {"center": prior_centre, "radii": [1, 2, 3]} if model.has_prior and prior_centre else None
     note = "" if method == "latent" else (
         f"{entry.latent_dim}-D latent shown through {method.upper()}: "
         + ("decodes are exact on this plane, which leaves out the other dimensions."

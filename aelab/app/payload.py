@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import explore
-from ..models import VAE, Autoencoder
+from ..models import Autoencoder
 
 
 def b64(array: np.ndarray) -> str:
@@ -69,7 +69,7 @@ def static_payload(
 ) -> dict[str, Any]:
     """The parts of the payload that change only with the model or the projection."""
     points = np.asarray(points, dtype=np.float32)
-    show_sigma = sigma is not None and isinstance(model, VAE) and inverse["kind"] == "identity" and sigma.shape[1] == 2
+    show_sigma = sigma is not None and model.has_prior and inverse["kind"] == "identity" and sigma.shape[1] == 2
     return {
         "payload_id": hashlib.sha1(f"{model_id}|{inverse['kind']}|{len(points)}".encode()).hexdigest()[:16],
         "model": model_id,

@@ -10,6 +10,7 @@ import streamlit as st
 
 from .. import checkpoint, data, explore, pretrained
 from ..checkpoint import Checkpoint
+from ..models import model_class
 from ..train import configure_cpu
 
 # One thread per training run leaves the other core to the server and to other sessions;
@@ -32,6 +33,11 @@ class ModelEntry:
     latent_dim: int
     data: str
     description: str
+
+    @property
+    def has_prior(self) -> bool:
+        """Whether the model's kind samples from a prior (a VAE), from the kind's own declaration."""
+        return model_class(self.kind).has_prior
 
 
 def available_models() -> list[ModelEntry]:
@@ -73,6 +79,14 @@ def encoded(path: str, spec: str) -> tuple[np.ndarray, np.ndarray | None, np.nda
     codes, sigma = explore.encode(model, np.concatenate([splits.train.images, splits.val.images]))
     parts = [s.labels if s.labels is not None else np.zeros(len(s), np.int64) for s in (splits.train, splits.val)]
     return codes, sigma, np.concatenate(parts)
+
+
+def plain(text: str, limit: int = 200) -> str:
+    """Text from a model's config (an upload's, say) made safe to show as markdown: every markdown
+    character escaped, one line, at most ``limit`` characters."""
+    text = " ".join(str(text).split())
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return "".join(f"\\{c}" if c in "\\`*_{}[]()<>#+-.!|~$" else c for c in text)
 
 
 def to_png_array(image: np.ndarray, scale: int = 8) -> np.ndarray:

@@ -6,8 +6,9 @@ from typing import Any
 
 from ..errors import ConfigError
 from .ae import AE
-from .base import REGISTRY, SHARED_OPTIONS, Autoencoder
+from .base import ALL_MODELS, REGISTRY, SHARED_OPTIONS, Autoencoder, Model
 from .dae import DAE
+from .judge import Judge
 from .options import Option
 from .sae import SAE
 from .vae import VAE
@@ -27,6 +28,13 @@ def model_class(kind: str) -> type[Autoencoder]:
     return REGISTRY[kind]
 
 
+def build_any(kind: str, /, **config: Any) -> Model:
+    """Build any model a checkpoint can hold (an autoencoder, or the judge classifier) from its config."""
+    if not isinstance(kind, str) or kind not in ALL_MODELS:
+        raise ConfigError(f"unknown model kind {kind!r}; known kinds: {', '.join(KINDS)}")
+    return ALL_MODELS[kind](**config)
+
+
 def all_options() -> dict[str, Option]:
     """Every option of every kind by name, shared ones first (an option's declaration is the same
     wherever it appears)."""
@@ -37,5 +45,5 @@ def all_options() -> dict[str, Option]:
     return found
 
 
-__all__ = ["AE", "DAE", "SAE", "VAE", "Autoencoder", "KINDS", "REGISTRY", "SHARED_OPTIONS", "Option", "all_options",
-           "build", "model_class"]
+__all__ = ["AE", "ALL_MODELS", "DAE", "SAE", "VAE", "Autoencoder", "Judge", "KINDS", "Model", "REGISTRY",
+           "SHARED_OPTIONS", "Option", "all_options", "build", "build_any", "model_class"]

@@ -16,7 +16,8 @@ from .. import losses
 from ..errors import ConfigError
 from .options import Option, validate
 
-REGISTRY: dict[str, type[Autoencoder]] = {}
+REGISTRY: dict[str, type[Autoencoder]] = {}  # the autoencoder kinds a user trains
+ALL_MODELS: dict[str, type[Model]] = {}  # every kind a checkpoint can hold (the judge classifier too)
 MAX_LATENT_DIM = 1024
 MAX_HIDDEN_LAYERS = 8  # bounds what a config (an upload, say) can make aelab allocate
 MAX_WIDTH = 8192
@@ -85,16 +86,41 @@ class ConvDecoder(nn.Module):
         return self.deconvs(grid).flatten(1)
 
 
-class Autoencoder(nn.Module):
-    """A plain MLP autoencoder; subclasses change the code or the loss, not the interface.
+class Model(nn.Module):
+    """Anything aelab saves as a checkpoint: a kind, and settings declared as ``options``.
 
-    Images go in as (B, H, W) with pixels in [0, 1]; codes are (B, latent_dim). The
-    constructor takes ``image_shape`` and the settings declared in ``options``; every
-    setting becomes an attribute of the same name.
+    The constructor takes ``image_shape`` and the declared settings; every setting becomes
+    an attribute of the same name, and :meth:`config` gives them back, JSON-ready.
     """
 
     kind: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    options: ClassVar[tuple[Option, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            ALL_MODELS[cls.kind] = cls
+
+    def __init__(self, image_shape: tuple[int, int] = (28, 28), **settings: Any) -> None:
+        super().__init__()
+        self.image_shape = _image_shape(image_shape)
+        for name, value in validate(type(self).options, settings, self.kind or "model").items():
+            setattr(self, name, tuple(value) if isinstance(value, list) else value)
+
+    def config(self) -> dict[str, Any]:
+        """The constructor's arguments, JSON-ready: enough to rebuild this model."""
+        cfg = {"image_shape": self.image_shape} | {o.name: getattr(self, o.name) for o in self.options}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()}
+
+
+class Autoencoder(Model):
+    """A plain MLP autoencoder; subclasses change the code or the loss, not the interface.
+
+    Images go in as (B, H, W) with pixels in [0, 1]; codes are (B, latent_dim). The
+    constructor takes ``image_shape`` and the settings declared in ``options``.
+    """
+
     options: ClassVar[tuple[Option, ...]] = SHARED_OPTIONS
     has_prior: ClassVar[bool] = False  # whether codes can be sampled from a prior (sample_prior)
 
@@ -104,10 +130,7 @@ class Autoencoder(nn.Module):
             REGISTRY[cls.kind] = cls
 
     def __init__(self, image_shape: tuple[int, int] = (28, 28), **settings: Any) -> None:
-        super().__init__()
-        self.image_shape = _image_shape(image_shape)
-        for name, value in validate(type(self).options, settings, self.kind or "model").items():
-            setattr(self, name, tuple(value) if isinstance(value, list) else value)
+        super().__init__(image_shape, **settings)
         self._recon = losses.get(self.recon_loss)
         if self.arch == "conv":
             _check(all(s % 4 == 0 for s in self.image_shape),
@@ -123,11 +146,6 @@ class Autoencoder(nn.Module):
     def code_width(self) -> int:
         """Width of the encoder's last layer (the VAE needs two numbers per latent)."""
         return self.latent_dim
-
-    def config(self) -> dict[str, Any]:
-        """The constructor's arguments, JSON-ready: enough to rebuild this model."""
-        cfg = {"image_shape": self.image_shape} | {o.name: getattr(self, o.name) for o in self.options}
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()}
 
     @classmethod
     def default_name(cls, settings: dict[str, Any]) -> str:

@@ -132,8 +132,8 @@ def _accept_dataset(upload) -> str | None:
         st.error(f"{upload.name} cannot be used: {exc}")
         return None
     h, w = splits.train.image_shape
-    st.success(f"{upload.name}: {len(splits.train) + len(splits.val)} images of {h}x{w}"
-               + ("" if splits.train.labels is not None else ", no labels") + ".")
+    how = splits.train.source or ("labelled" if splits.train.labels is not None else "no labels")
+    st.success(f"{upload.name}: {len(splits.train) + len(splits.val)} images of {h}x{w}; {how}.")
     known[upload.file_id] = spec
     return spec
 
