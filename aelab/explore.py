@@ -44,23 +44,6 @@ def decode_at(model: Autoencoder, points: np.ndarray, to_latent: ToLatent = None
     return decode(model, points if to_latent is None else to_latent(points))
 
 
-def grid_points(x_range: tuple[float, float], y_range: tuple[float, float], n: int) -> np.ndarray:
-    """Centres of an n x n grid of cells over the ranges, row-major from the top row: (n*n, 2)."""
-    xs = x_range[0] + (np.arange(n) + 0.5) * (x_range[1] - x_range[0]) / n
-    ys = y_range[1] - (np.arange(n) + 0.5) * (y_range[1] - y_range[0]) / n
-    gx, gy = np.meshgrid(xs, ys)
-    return np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
-
-
-def decode_grid(
-    model: Autoencoder, x_range: tuple[float, float], y_range: tuple[float, float], n: int = 15,
-    to_latent: ToLatent = None,
-) -> np.ndarray:
-    """The decoded manifold over a region: (n, n, H, W), row 0 at the top (largest y)."""
-    images = decode_at(model, grid_points(x_range, y_range, n), to_latent)
-    return images.reshape(n, n, *images.shape[1:])
-
-
 def tile(images: np.ndarray) -> np.ndarray:
     """Tile a (rows, cols, H, W) array of images into one (rows*H, cols*W) image."""
     rows, cols, h, w = images.shape

@@ -178,7 +178,8 @@ def fit(
     result = FitResult()
     best_state = copy.deepcopy(model.state_dict())
     start = time.perf_counter()
-    untrained = evaluate_loss(model, val_x, seed=config.seed + 1, labels=val_y)["loss"]  # what "exploded" is measured against
+    # what "exploded" (and, in aelab.runs, "learned nothing") is measured against
+    untrained = evaluate_loss(model, val_x, seed=config.seed + 1, labels=val_y)["loss"]
     result.untrained_val_loss = untrained
     for epoch in range(1, config.epochs + 1):
         tic = time.perf_counter()

@@ -11,7 +11,7 @@ import torch
 
 from aelab import checkpoint, data
 from aelab.cli import main
-from aelab.models import KINDS, REGISTRY, VAE
+from aelab.models import KINDS, REGISTRY, SHARED_OPTIONS, all_options
 
 REPO = Path(__file__).resolve().parent.parent
 # latent_dim 8: see the checkpoint bug in test_checkpoint.py (latent_dim <= 6 with --hidden 32
@@ -22,7 +22,7 @@ TINY_ARGS = ["--data", "digits", "--hidden", "32", "--latent-dim", "8",
 
 def metric_keys(kind: str) -> set[str]:
     base = {"recon_bce", "recon_mse_per_pixel", "n"}
-    return base | {"kl", "neg_elbo"} if issubclass(REGISTRY[kind], VAE) else base
+    return base | {"kl", "neg_elbo"} if REGISTRY[kind].has_prior else base
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +183,33 @@ def test_a_digits_model_with_the_default_latent_dim_can_be_evaluated(tmp_path, c
     assert code == 0, err
     code, out, err = run_main(capsys, "eval", tmp_path / "m", "--json")
     assert code == 0, err
+
+
+def test_train_flags_are_generated_from_the_model_declarations(capsys):
+    """Every option of every kind is a flag, with its declared help; kind-only ones say whose they are."""
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option in all_options().values():
+        assert option.cli_flag in text, option.name
+        assert " ".join(option.help.split())[:40] in text, option.name
+        if option not in SHARED_OPTIONS:
+            owners = [k.upper() for k in KINDS if option in REGISTRY[k].options]
+            assert f"{', '.join(owners)} only." in text, option.name
+    assert "Default: 256,128." in text  # the library's default widths are the shipped models' (bug: 512,256)
+
+
+def test_the_default_architecture_is_the_shipped_one(tmp_path, capsys):
+    code, out, err = run_main(capsys, "train", "--model", "ae", "--data", "digits", "--epochs", "1",
+                              "--out", tmp_path / "m")
+    assert code == 0, err
+    assert checkpoint.load(tmp_path / "m").info["model"]["hidden"] == [256, 128]
+    assert "saved ae model to" in out and "plain autoencoder, 2-D latent; 1 epoch on digits" in out
+
+
+def test_a_run_that_learns_nothing_saves_nothing(tmp_path, capsys):
+    """Bug 1, from the command line: a model worse than untrained is refused, with the reason."""
+    code, out, err = run_main(capsys, "train", "--model", "ae", "--data", "digits", "--hidden", "32",
+                              "--epochs", "2", "--lr", "10", "--out", tmp_path / "m")
+    assert code == 2 and "smaller learning rate" in err and "not kept" in err
+    assert not (tmp_path / "m").exists()

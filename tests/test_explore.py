@@ -104,49 +104,7 @@ def _numpy_mlp(layers: list[tuple[np.ndarray, np.ndarray]], codes: np.ndarray) -
     return x
 
 
-# ---- decode_grid, grid_points, tile ---------------------------------------------------------
-
-
-def test_grid_points_are_cell_centres_inside_the_ranges_top_row_first():
-    x_range, y_range, n = (-2.0, 4.0), (1.0, 4.0), 6
-    points = explore.grid_points(x_range, y_range, n)
-    assert points.shape == (n * n, 2)
-    dx, dy = 6.0 / n, 3.0 / n
-    for r in range(n):
-        for c in range(n):
-            x, y = points[r * n + c]
-            assert x == pytest.approx(x_range[0] + (c + 0.5) * dx, abs=1e-6)
-            assert y == pytest.approx(y_range[1] - (r + 0.5) * dy, abs=1e-6)  # row 0 is the top
-    # every centre is half a cell from the nearest edge: inside, never on, the ranges
-    assert points[:, 0].min() == pytest.approx(x_range[0] + dx / 2) and points[:, 0].max() == pytest.approx(
-        x_range[1] - dx / 2)
-    assert points[:, 1].min() == pytest.approx(y_range[0] + dy / 2) and points[:, 1].max() == pytest.approx(
-        y_range[1] - dy / 2)
-
-
-@pytest.mark.parametrize("kind", KINDS)
-def test_decode_grid_row_zero_is_the_top_and_matches_decode_at(kind, tiny_model):
-    model = tiny_model(kind, latent_dim=2)
-    x_range, y_range, n = (-3.0, 1.0), (-1.0, 5.0), 5
-    grid = explore.decode_grid(model, x_range, y_range, n)
-    assert grid.shape == (n, n, 8, 8)
-    dx, dy = 4.0 / n, 6.0 / n
-    for r in range(n):
-        for c in range(n):
-            centre = [[x_range[0] + (c + 0.5) * dx, y_range[1] - (r + 0.5) * dy]]
-            np.testing.assert_allclose(grid[r, c], explore.decode_at(model, np.array(centre))[0], atol=1e-6)
-    # and the layout is not symmetric by accident: the top and bottom rows differ
-    assert np.abs(grid[0] - grid[-1]).max() > 1e-3
-
-
-def test_decode_grid_through_a_projection_inverse(tiny_model):
-    model = tiny_model("ae")  # 8-D latent
-    rng = np.random.default_rng(0)
-    pca = projection.PCAProjection().fit(rng.normal(size=(200, 8)).astype(np.float32))
-    grid = explore.decode_grid(model, (-1.0, 1.0), (-2.0, 2.0), 4, pca.inverse_transform)
-    points = explore.grid_points((-1.0, 1.0), (-2.0, 2.0), 4)
-    expected = _torch_decode(model, pca.inverse_transform(points)).reshape(4, 4, 8, 8)
-    np.testing.assert_allclose(grid, expected, atol=1e-6)
+# ---- tile ------------------------------------------------------------------------------------
 
 
 def test_tile_puts_image_r_c_at_rows_r_h_and_cols_c_w():

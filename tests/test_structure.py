@@ -17,7 +17,8 @@ from aelab.app import pages
 
 PACKAGE = Path(aelab.__file__).resolve().parent
 ROOT = PACKAGE.parent
-LIBRARY = sorted(m.name for m in pkgutil.walk_packages(aelab.__path__, "aelab.") if not m.name.startswith("aelab.app") and m.name != "aelab.__main__")
+LIBRARY = sorted(m.name for m in pkgutil.walk_packages(aelab.__path__, "aelab.")
+                 if not m.name.startswith("aelab.app") and m.name != "aelab.__main__")
 
 
 def _module_file(name: str) -> Path:

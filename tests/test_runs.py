@@ -1,0 +1,63 @@
+"""A whole training run (aelab.runs): train, check, evaluate, save; and the runs it refuses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from aelab import checkpoint, data, runs
+from aelab.train import FitResult, TrainConfig
+
+FAST = TrainConfig(epochs=2, batch_size=64, lr=3e-3)
+SMALL = {"hidden": [32], "latent_dim": 2}
+
+
+@pytest.fixture(scope="module")
+def splits() -> data.Splits:
+    return data.load_splits("digits", seed=0)
+
+
+def test_a_run_saves_a_described_model_and_shows_it_to_on_model(tmp_path, splits):
+    seen = []
+    info = runs.train_and_save("dae", SMALL | {"corruption": "mask", "noise_level": 0.2}, splits, FAST,
+                               tmp_path / "m", on_model=seen.append)
+    loaded = checkpoint.load(tmp_path / "m")
+    assert len(seen) == 1 and seen[0].config() == loaded.model.config()
+    assert info["description"] == ("denoising autoencoder, 2-D latent, corruption mask, noise level 0.2; "
+                                   "2 epochs on digits")
+    assert loaded.info["metrics"] == info["metrics"] and info["fit"]["epochs_run"] == 2
+
+
+def test_the_description_counts_the_epochs_that_ran(tmp_path, splits):
+    info = runs.train_and_save("ae", SMALL, splits, TrainConfig(epochs=30, batch_size=64), tmp_path / "m",
+                               callback=lambda log: log.epoch >= 1, data_name="my digits")
+    assert info["description"].endswith("; 1 epoch on my digits")
+
+
+def _result(best: float, untrained: float, epoch: int = 1) -> FitResult:
+    return FitResult(best_epoch=epoch, best_val_loss=best, untrained_val_loss=untrained)
+
+
+def test_a_model_no_better_than_untrained_is_refused(tiny_model, splits):
+    model = tiny_model("ae")
+    runs.check_usable(model, _result(40.0, 50.0), splits.val.images, FAST)  # learned something: kept
+    with pytest.raises(runs.RunFailed, match="no better than it was before"):
+        runs.check_usable(model, _result(50.0, 50.0), splits.val.images, FAST)
+    with pytest.raises(runs.RunFailed, match="No epoch finished"):
+        runs.check_usable(model, _result(40.0, 50.0, epoch=0), splits.val.images, FAST)
+
+
+def test_collapsed_codes_are_refused(tiny_model, splits):
+    model = tiny_model("ae")
+    with torch.no_grad():
+        model.encoder[-1].weight.zero_()  # every image encodes to the last layer's bias
+    with pytest.raises(runs.RunFailed, match="same code"):
+        runs.check_usable(model, _result(40.0, 50.0), splits.val.images, TrainConfig(lr=10.0))
+
+
+def test_collapse_is_measured_against_the_codes_own_scale():
+    assert runs.collapsed(np.zeros((10, 3)))
+    assert runs.collapsed(np.full((10, 2), 1e6) + np.arange(10)[:, None] * 1e-3)  # rounding at that scale
+    assert not runs.collapsed(np.random.default_rng(0).normal(size=(10, 2)))
+    assert runs.collapsed(np.array([[np.nan, 0.0], [1.0, 2.0]]))
