@@ -154,68 +154,86 @@ def fit(
 
     The data stay in memory as one tensor; each epoch is a seeded permutation sliced into
     batches, and each batch goes to ``model.loss(images)``, or ``model.loss(images, labels)``
-    when labels are given (a classifier). ``callback`` gets an :class:`EpochLog` after every epoch, ``on_batch`` a call
-    after every batch; either may return True to stop (the best weights so far are kept).
-    A loss that turns NaN or infinite, or a validation loss that explodes to
-    :data:`EXPLODED` times the best so far, stops training as diverged, with the last good
-    weights restored.
+    when labels are given (a classifier). ``callback`` gets an :class:`EpochLog` after every
+    epoch, ``on_batch`` a call after every batch; either may return True to stop (the best
+    weights so far are kept). A loss that turns NaN or infinite, or a validation loss that
+    explodes to :data:`EXPLODED` times the best so far, stops training as diverged, with the
+    last good weights restored.
     """
-    config = config or TrainConfig()
-    device = resolve_device(config.device)
-    torch.manual_seed(config.seed)
-    model.to(device)
-    train_x, val_x = as_tensor(train_images, device), as_tensor(val_images, device)
-    train_y, val_y = (None if y is None else torch.as_tensor(np.asarray(y), device=device)
-                      for y in (train_labels, val_labels))
-    if len(train_x) == 0 or len(val_x) == 0:
-        raise ConfigError(f"need training and validation images, got {len(train_x)} and {len(val_x)}")
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
-                                 fused=True if config.fused_adam else None)
-    steps_per_epoch = math.ceil(len(train_x) / config.batch_size)
-    schedule = _schedule(optimizer, config, steps_per_epoch)
-    order = torch.Generator().manual_seed(config.seed)
+    run = _Run(model, config or TrainConfig(), (train_images, train_labels), (val_images, val_labels))
+    for epoch in range(1, run.config.epochs + 1):
+        if run.epoch(epoch, callback, on_batch):
+            break
+    return run.finish()
 
-    result = FitResult()
-    best_state = copy.deepcopy(model.state_dict())
-    start = time.perf_counter()
-    # what "exploded" (and, in aelab.runs, "learned nothing") is measured against
-    untrained = evaluate_loss(model, val_x, seed=config.seed + 1, labels=val_y)["loss"]
-    result.untrained_val_loss = untrained
-    for epoch in range(1, config.epochs + 1):
-        tic = time.perf_counter()
-        stop_in_batch = _batch_hook(on_batch, epoch)
-        train_terms = _train_epoch(model, (train_x, train_y), optimizer, schedule, config.batch_size, order,
-                                   stop_in_batch)
+
+class _Run:
+    """The state of one ``fit``: data on the device, optimizer, best weights so far, and the result."""
+
+    def __init__(self, model: Model, config: TrainConfig, train: tuple, val: tuple) -> None:
+        self.model, self.config = model, config
+        device = resolve_device(config.device)
+        torch.manual_seed(config.seed)
+        model.to(device)
+        (self.train_x, self.train_y), (self.val_x, self.val_y) = (_on_device(*part, device) for part in (train, val))
+        if len(self.train_x) == 0 or len(self.val_x) == 0:
+            raise ConfigError(f"need training and validation images, got {len(self.train_x)} and {len(self.val_x)}")
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                          fused=True if config.fused_adam else None)
+        self.schedule = _schedule(self.optimizer, config, math.ceil(len(self.train_x) / config.batch_size))
+        self.order = torch.Generator().manual_seed(config.seed)
+        self.result = FitResult()
+        self.best_state = copy.deepcopy(model.state_dict())
+        self.start = time.perf_counter()
+        # what "exploded" (and, in aelab.runs, "learned nothing") is measured against
+        self.result.untrained_val_loss = self.validate()["loss"]
+
+    def validate(self) -> dict[str, float]:
+        return evaluate_loss(self.model, self.val_x, seed=self.config.seed + 1, labels=self.val_y)
+
+    def epoch(self, epoch: int, callback: Callback | None, on_batch: BatchCallback | None) -> bool:
+        """Train one epoch and judge it; True when training should stop."""
+        result, config, tic = self.result, self.config, time.perf_counter()
+        train_terms = _train_epoch(self.model, (self.train_x, self.train_y), self.optimizer, self.schedule,
+                                   config.batch_size, self.order, _batch_hook(on_batch, epoch))
         if train_terms is None:  # stopped by on_batch in the middle of the epoch
             result.stop_reason, result.message = "stopped", f"stopped by request during epoch {epoch}"
-            break
-        val_terms = evaluate_loss(model, val_x, seed=config.seed + 1, labels=val_y) if train_terms else {}
-        problem = _divergence(val_terms, min(result.best_val_loss, untrained))
+            return True
+        val_terms = self.validate() if train_terms else {}
+        problem = _divergence(val_terms, min(result.best_val_loss, result.untrained_val_loss))
         if problem:
-            model.load_state_dict(best_state)
-            result.stop_reason = "diverged"
+            self.model.load_state_dict(self.best_state)
             kept = f"kept the weights from epoch {result.best_epoch}" if result.best_epoch else "no epoch finished"
+            result.stop_reason = "diverged"
             result.message = (f"training diverged in epoch {epoch} ({problem}); {kept}. "
                               f"Try a smaller learning rate than {config.lr:g}.")
-            break
+            return True
         seconds = time.perf_counter() - tic
         log = EpochLog(epoch, config.epochs, train_terms, val_terms, seconds,
-                       time.perf_counter() - start, len(train_x) / seconds)
+                       time.perf_counter() - self.start, len(self.train_x) / seconds)
         result.history.append(log)
         if val_terms["loss"] < result.best_val_loss:
             result.best_val_loss, result.best_epoch = val_terms["loss"], epoch
-            best_state = copy.deepcopy(model.state_dict())
+            self.best_state = copy.deepcopy(self.model.state_dict())
         if callback is not None and callback(log):
             result.stop_reason, result.message = "stopped", f"stopped by request after epoch {epoch}"
-            break
+            return True
         if config.patience and epoch - result.best_epoch >= config.patience:
             result.stop_reason = "early_stopping"
             result.message = f"no better validation loss for {config.patience} epochs"
-            break
-    model.load_state_dict(best_state)
-    model.eval()
-    result.seconds = time.perf_counter() - start
-    return result
+            return True
+        return False
+
+    def finish(self) -> FitResult:
+        self.model.load_state_dict(self.best_state)
+        self.model.eval()
+        self.result.seconds = time.perf_counter() - self.start
+        return self.result
+
+
+def _on_device(images, labels, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    x = as_tensor(images, device)
+    return x, (None if labels is None else torch.as_tensor(np.asarray(labels), device=device))
 
 
 def _divergence(val_terms: dict[str, float], reference: float) -> str | None:
