@@ -37,28 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m aelab", description="Train, evaluate and rebuild autoencoders.")
     parser.add_argument("--version", action="version", version=f"aelab {__version__}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
-
-    train = sub.add_parser("train", help="train a model and save it as a folder")
-    train.add_argument("--model", choices=KINDS, required=True,
-                       help="the kind of autoencoder: " + "; ".join(f"{k}: {REGISTRY[k].description}" for k in KINDS))
-    for option in all_options().values():
-        train.add_argument(option.cli_flag, dest=option.name, default=None,
-                           metavar=None if option.choices else option.name.upper(),
-                           type=_parser_type(option), choices=option.choices or None, help=_option_help(option))
-    defaults = TrainConfig()
-    train.add_argument("--epochs", type=int, default=defaults.epochs)
-    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    train.add_argument("--lr", type=float, default=defaults.lr, help="Adam learning rate")
-    train.add_argument("--lr-schedule", choices=["cosine", "constant"], default=defaults.lr_schedule)
-    train.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    train.add_argument("--patience", type=int, default=None, help="early stopping after N epochs without improvement")
-    train.add_argument("--seed", type=int, default=defaults.seed)
-    train.add_argument("--device", default=defaults.device, help="cpu (default), cuda, or auto")
-    train.add_argument("--threads", type=int, default=None,
-                       help="CPU threads for torch (default: torch's choice; 1 is fastest on a busy machine)")
-    train.add_argument("--data", default="mnist5k", help=data.DATA_SPECS_HELP)
-    train.add_argument("--out", type=Path, required=True, help="folder to write the model to")
-    train.set_defaults(run=_cmd_train)
+    _train_parser(sub.add_parser("train", help="train a model and save it as a folder"))
 
     ev = sub.add_parser("eval", help="evaluate a saved model on held-out data")
     ev.add_argument("model_dir", type=Path)
@@ -84,6 +63,30 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("model_dir", type=Path)
     info.set_defaults(run=lambda a: print(json.dumps(checkpoint.load(a.model_dir).info, indent=2)) or 0)
     return parser
+
+
+def _train_parser(train: argparse.ArgumentParser) -> None:
+    """The train command: the model's flags come from the kinds' option declarations."""
+    train.add_argument("--model", choices=KINDS, required=True,
+                       help="the kind of autoencoder: " + "; ".join(f"{k}: {REGISTRY[k].description}" for k in KINDS))
+    for option in all_options().values():
+        train.add_argument(option.cli_flag, dest=option.name, default=None,
+                           metavar=None if option.choices else option.name.upper(),
+                           type=_parser_type(option), choices=option.choices or None, help=_option_help(option))
+    defaults = TrainConfig()
+    train.add_argument("--epochs", type=int, default=defaults.epochs)
+    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    train.add_argument("--lr", type=float, default=defaults.lr, help="Adam learning rate")
+    train.add_argument("--lr-schedule", choices=["cosine", "constant"], default=defaults.lr_schedule)
+    train.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    train.add_argument("--patience", type=int, default=None, help="early stopping after N epochs without improvement")
+    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--device", default=defaults.device, help="cpu (default), cuda, or auto")
+    train.add_argument("--threads", type=int, default=None,
+                       help="CPU threads for torch (default: torch's choice; 1 is fastest on a busy machine)")
+    train.add_argument("--data", default="mnist5k", help=data.DATA_SPECS_HELP)
+    train.add_argument("--out", type=Path, required=True, help="folder to write the model to")
+    train.set_defaults(run=_cmd_train)
 
 
 def _parser_type(option: Option):
