@@ -27,7 +27,9 @@ def test_every_shipped_model_opens_in_the_explorer(name):
     at = _run()
     at.multiselect(key="ex_models").set_value([name]).run()
     assert not at.exception, f"{name} raised"
-    assert any(text.startswith("Server decode at") for text in _captions(at))
+    assert any(text.startswith("Probe at (") for text in _captions(at))
+    [component] = at.get("bidi_component")
+    assert json.loads(component.proto.json)["server"]["image"]  # the server's decode, shown in the map
 
 
 def test_broken_manifest_shows_a_message_not_a_traceback(tmp_path, monkeypatch):

@@ -1,32 +1,38 @@
-"""The "VAE vs AE" page, driven headless with streamlit.testing.v1.AppTest.
+"""The "VAE vs AE" page, driven headless with streamlit.testing.v1.AppTest's public API.
 
-app.py registers the page with ``st.navigation`` from a callable (url_path "compare").
-``AppTest.switch_page`` only takes page *files*, so :func:`_open` does what a click in the
-navigation does: after a first run has registered the pages, it requests the compare
-page's script hash (from AppTest's ``_registered_pages``; a private attribute, like the
-``_tree`` / ``_run`` used by ``_report``, which simulates a components-v2 report as in
-tests/test_explorer_app.py). What the page measures is asserted elsewhere; here: what it
-shows, and that its controls and the linked probes do what they say.
+app.py registers the page files with ``st.navigation``; :func:`_open` runs the app once and
+then switches to the compare page's file, as a click in the navigation does. The maps are
+components-v2 elements (``at.get("bidi_component")``, the payload in their proto's JSON);
+:func:`_release` does what the browser does when a probe is let go: it sets the component's
+state with a new probe report (``at.session_state[key] = ...``) and reruns. What the page
+measures is asserted elsewhere; here: what it shows, and that its controls and the linked
+probes do what they say.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+import itertools
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.proto.WidgetStates_pb2 import WidgetState
+import torch
 from streamlit.testing.v1 import AppTest
 
-from aelab import checkpoint, data, pretrained, regularity
+from aelab import checkpoint, data, explore, pretrained, regularity
 from aelab.app import payload
 from aelab.judge import judge_for
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGE = "aelab/app/pages/vae_vs_ae.py"
 SHIPPED = {e["name"]: e for e in pretrained.read_index()}
 SAMPLE_GRIDS = ["VAE: N(0, I) prior", "AE: Gaussian fitted to its codes", "AE: uniform over its codes' box"]
+ON_DIGIT = re.compile(r"On held-out digit (\d+), a (\d), at its code in this model \((-?[\d.]+), (-?[\d.]+)\)\.")
+_ids = itertools.count()
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -35,10 +41,7 @@ SAMPLE_GRIDS = ["VAE: N(0, I) prior", "AE: Gaussian fitted to its codes", "AE: u
 def _open() -> AppTest:
     """Run the app, then go to the compare page the way the navigation does."""
     at = AppTest.from_file(APP, default_timeout=120).run()
-    hashes = [h for h, page in at._registered_pages.items() if page.get("url_pathname") == "compare"]
-    assert len(hashes) == 1, at._registered_pages
-    at._page_hash = hashes[0]
-    at.run()
+    at.switch_page(PAGE).run()
     _ok(at)
     assert [t.value for t in at.title] == ["VAE versus plain AE"]
     return at
@@ -49,24 +52,18 @@ def _ok(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
-def _elements(node, kind: str) -> list:
-    found = [node] if getattr(node, "type", None) == kind else []
-    for child in getattr(node, "children", {}).values():
-        found += _elements(child, kind)
-    return found
-
-
-def _components(at: AppTest) -> dict:
-    return {c.key: c for c in _elements(at.main, "bidi_component")}
-
-
 def _maps(at: AppTest) -> dict[str, dict]:
     """The latent-map components by key, each with the payload the browser receives."""
-    return {key: json.loads(c.proto.json) for key, c in _components(at).items()}
+    return {c.key: json.loads(c.proto.json) for c in at.get("bidi_component")}
 
 
 def _captions(at: AppTest) -> list[str]:
-    return [image.proto.imgs[0].caption for image in _elements(at.main, "image")]
+    return [c for image in at.image for c in image.captions]
+
+
+def _digit_captions(at: AppTest) -> list[str]:
+    """The caption under each map that says where its probe is."""
+    return [c.value for c in at.caption if c.value.startswith(("On ", "Probe at", "Free position"))]
 
 
 def _points(data: dict) -> np.ndarray:
@@ -75,16 +72,33 @@ def _points(data: dict) -> np.ndarray:
     return np.stack([payload.from_b64(data["points"]["x"], (n,)), payload.from_b64(data["points"]["y"], (n,))], 1)
 
 
-def _report(at: AppTest, key: str, name: str, value) -> AppTest:
-    """What the browser does on setStateValue(name, value): send the merged state, rerun."""
-    state = dict(at.session_state[key] or {}) | {name: value}
-    states = at._tree.get_widget_states()
-    states.widgets.append(WidgetState(id=_components(at)[key].proto.id, json_value=json.dumps(state)))
-    return at._run(states)
+def _send(at: AppTest, key: str, report) -> AppTest:
+    """What the browser does on setStateValue("probe", report): the component's state with its
+    probe report replaced, then a rerun."""
+    state = dict(at.session_state[key]) if key in at.session_state else {"probe": None, "view": None}
+    at.session_state[key] = state | {"probe": report}
+    return at.run()
+
+
+def _release(at: AppTest, key: str, x, y, nearest=None, picked=None) -> AppTest:
+    """Let go of a map's probe at (x, y); the browser names the digit nearest it."""
+    return _send(at, key, {"x": x, "y": y, "picked": picked, "nearest": nearest, "view": None,
+                           "id": f"t{next(_ids)}"})
 
 
 def _probe(at: AppTest, key: str) -> list[float]:
     return _maps(at)[key]["probe"]
+
+
+@functools.cache
+def _model(name: str):
+    return checkpoint.load(SHIPPED[name]["path"]).model
+
+
+def _server_image(data: dict) -> np.ndarray:
+    server = data["server"]
+    assert server["probe"] == data["probe"]
+    return payload.from_b64(server["image"], tuple(server["shape"]))
 
 
 AE_MAP, VAE_MAP = "cmp-ae-2d-latent", "cmp-vae-2d-latent"
@@ -101,7 +115,7 @@ def test_the_page_shows_linked_maps_of_ae_2d_and_vae_2d_with_hole_maps():
     for key, model in ((AE_MAP, "ae-2d"), (VAE_MAP, "vae-2d")):
         data = maps[key]
         assert data["model"] == f"{model}:latent" and data["latent_dim"] == 2
-        assert data["link"] == {"group": "compare", "mode": "digits"}
+        assert data["link"] == {"group": "compare", "follow": "digits"}
         holes = data["holes"]
         r = holes["resolution"]
         grid = payload.from_b64(holes["grid"], (r, r))
@@ -121,6 +135,43 @@ def test_both_probes_start_on_the_same_digit():
     index = int(np.argmin(np.linalg.norm(ae_points - maps[AE_MAP]["probe"], axis=1)))
     assert ae_points[index] == pytest.approx(maps[AE_MAP]["probe"], abs=1e-6)
     assert _points(maps[VAE_MAP])[index] == pytest.approx(maps[VAE_MAP]["probe"], abs=1e-6)
+
+
+@pytest.fixture()
+def judge():
+    """The shipped judge classifier (function-scoped, so AELAB_CACHE_DIR already points at the tests' cache)."""
+    classifier = judge_for(data.load_splits("mnist5k"), pretrained.judge_dir())
+    classifier.eval()
+    return classifier
+
+
+def test_the_first_view_shows_the_same_digit_in_both_models(judge):
+    # Bug 6: both probes started on the digit whose AE code is nearest the map's middle (training
+    # digit #1614, a 4), which neither model reconstructs well: the judge read the AE's decode as
+    # a 6 and the VAE's as a 9, and no caption said which digit it was, so the first view showed
+    # two different digits. Now both start on one held-out digit that both models reconstruct
+    # well, each caption names it, and an independent classifier reads it in both decodes.
+    at = _open()
+    maps = _maps(at)
+    names = {AE_MAP: "ae-2d", VAE_MAP: "vae-2d"}
+    found = [ON_DIGIT.fullmatch(c) for c in _digit_captions(at)]
+    assert len(found) == 2 and all(found), _digit_captions(at)
+    assert found[0].group(1, 2) == found[1].group(1, 2)  # the same held-out digit, named with its label
+    held_out, label = int(found[0].group(1)), int(found[0].group(2))
+    splits = data.load_splits("mnist5k", seed=0)
+    assert splits.val.labels[held_out] == label
+    index = len(splits.train) + held_out  # map points are train then validation
+    images = []
+    for (key, data_), match in zip(maps.items(), found, strict=True):
+        assert data_["points"]["label"][index] == label
+        assert data_["probe"] == pytest.approx(_points(data_)[index].tolist(), abs=1e-6)  # on its own code
+        assert (float(match.group(3)), float(match.group(4))) == pytest.approx(data_["probe"], abs=5e-4)
+        image = explore.decode_at(_model(names[key]), np.array([data_["probe"]]))[0]
+        np.testing.assert_allclose(_server_image(data_), image, atol=1e-6)  # the image the map shows
+        images.append(image)
+    with torch.no_grad():
+        read = judge(torch.as_tensor(np.stack(images))).argmax(1).tolist()
+    assert read == [label, label]
 
 
 def test_the_hole_map_toggle_removes_the_shading():
@@ -225,13 +276,13 @@ def test_the_beta_table_lists_every_shipped_beta():
     assert [float(b) for b in at.select_slider(key="cmp_beta_2").options] == betas
     assert at.select_slider(key="cmp_beta_2").value == 1.0
     [expander] = at.expander
-    [table] = _elements(expander, "dataframe")
+    [table] = expander.dataframe
     assert list(table.value["beta"]) == betas
     assert set(table.value.columns) == {"beta", "recon bce", "sensitivity median", "jump ratio p90",
                                         "frechet distance", "hole fraction"}
     assert (table.value["hole fraction"].between(0, 1)).all() and (table.value["recon bce"] > 0).all()
     # the caption says which of its claims survived other seeds (bench/regularity_seeds.py --betas)
-    [caption] = _elements(expander, "caption")
+    [caption] = expander.caption
     assert "retrained with five seeds" in caption.value
 
 
@@ -242,50 +293,105 @@ def test_a_probe_released_on_the_ae_map_moves_the_vae_probe_to_the_same_digit():
     at = _open()
     vae_points = _points(_maps(at)[VAE_MAP])
     index = 1234
-    _report(at, AE_MAP, "probe", {"x": 0.3, "y": -0.2, "picked": None, "nearest": index, "view": None})
+    _release(at, AE_MAP, 0.3, -0.2, nearest=index)
     _ok(at)
     assert _probe(at, AE_MAP) == [0.3, -0.2]
     assert _probe(at, VAE_MAP) == pytest.approx(vae_points[index].tolist(), abs=1e-6)
+    label = _maps(at)[VAE_MAP]["points"]["label"][index]
+    assert index < len(data.load_splits("mnist5k", seed=0).train)  # map points are train then validation
+    vae_x, vae_y = _probe(at, VAE_MAP)
+    assert _digit_captions(at) == [
+        f"Probe at (0.300, -0.200); the nearest digit is training digit #{index}, a {label}.",
+        f"On training digit #{index}, a {label}, at its code in this model ({vae_x:.3f}, {vae_y:.3f}).",
+    ]
+    for key, name in ((AE_MAP, "ae-2d"), (VAE_MAP, "vae-2d")):  # each map shows its model's decode of its probe
+        expected = explore.decode_at(_model(name), np.array([_probe(at, key)]))[0]
+        np.testing.assert_allclose(_server_image(_maps(at)[key]), expected, atol=1e-6)
 
 
 def test_a_probe_released_on_the_vae_map_moves_the_ae_probe():
     at = _open()
     ae_points = _points(_maps(at)[AE_MAP])
-    _report(at, VAE_MAP, "probe", {"x": 1.0, "y": 0.5, "picked": None, "nearest": 42, "view": None})
+    _release(at, VAE_MAP, 1.0, 0.5, nearest=42)
     _ok(at)
     assert _probe(at, VAE_MAP) == [1.0, 0.5]
     assert _probe(at, AE_MAP) == pytest.approx(ae_points[42].tolist(), abs=1e-6)
+    assert _digit_captions(at)[0].startswith("On training digit #42, a ")
+
+
+def test_a_clicked_digit_puts_both_probes_on_it():
+    at = _open()
+    points = {key: _points(d) for key, d in _maps(at).items()}
+    x, y = points[VAE_MAP][7]
+    _release(at, VAE_MAP, float(x), float(y), nearest=7, picked=7)
+    _ok(at)
+    assert {key: _probe(at, key) for key in points} == {key: pytest.approx(p[7].tolist(), abs=1e-6)
+                                                      for key, p in points.items()}
+    assert all(c.startswith("On training digit #7, a ") for c in _digit_captions(at))
 
 
 @pytest.mark.parametrize("probe", [
     {"x": 0.3, "y": -0.2, "picked": None, "nearest": None, "view": None},  # no digit named
     {"x": 0.3, "y": -0.2, "picked": None, "nearest": 10**7, "view": None},  # not a digit
     {"x": 0.3, "y": -0.2, "picked": None, "nearest": -1, "view": None},
+    {"x": 0.3, "y": -0.2, "picked": None, "nearest": True, "view": None},
 ])
 def test_a_probe_without_a_valid_digit_moves_only_its_own_map(probe):
+    # The other map's probe stays on its digit, and its caption must keep saying so (it said
+    # "Free position" while its probe still sat on the digit).
     at = _open()
-    before = _probe(at, VAE_MAP)
-    _report(at, AE_MAP, "probe", probe)
+    before = _probe(at, VAE_MAP), _digit_captions(at)[1]
+    _send(at, AE_MAP, probe | {"id": f"t{next(_ids)}"})
     _ok(at)
     assert _probe(at, AE_MAP) == [0.3, -0.2]
-    assert _probe(at, VAE_MAP) == before
+    assert (_probe(at, VAE_MAP), _digit_captions(at)[1]) == before
+    assert _digit_captions(at)[0] == "Free position (0.300, -0.200)."
 
 
-@pytest.mark.parametrize("probe", [{"x": "1", "y": 0.5, "nearest": 3}, {"x": 1e400, "y": 0.5, "nearest": 3},
-                                   [1, 2], None])
+@pytest.mark.parametrize("probe", [
+    {"x": "1", "y": 0.5, "nearest": 3},
+    {"x": 1e400, "y": 0.5, "nearest": 3},
+    {"x": float("nan"), "y": 0.5, "nearest": 3},
+    {"y": 0.5, "nearest": 3},
+    [1, 2],
+    None,
+    {"x": 1.0, "y": 0.5, "nearest": 3, "id": None},  # a valid probe without an id is not a report
+    {"x": 1.0, "y": 0.5, "nearest": 3, "id": 9},
+])
 def test_malformed_probe_reports_are_ignored(probe):
     at = _open()
-    before = {key: _probe(at, key) for key in (AE_MAP, VAE_MAP)}
-    _report(at, AE_MAP, "probe", probe)
+    before = {key: _probe(at, key) for key in (AE_MAP, VAE_MAP)}, _digit_captions(at)
+    if isinstance(probe, dict) and "id" not in probe:
+        probe = probe | {"id": f"t{next(_ids)}"}  # a new report, with a bad payload
+    _send(at, AE_MAP, probe)
     _ok(at)
-    assert {key: _probe(at, key) for key in (AE_MAP, VAE_MAP)} == before
+    assert ({key: _probe(at, key) for key in (AE_MAP, VAE_MAP)}, _digit_captions(at)) == before
 
 
 def test_panning_a_map_leaves_both_probes_where_they_are():
     at = _open()
-    _report(at, AE_MAP, "probe", {"x": 0.3, "y": -0.2, "picked": None, "nearest": 10, "view": None})
-    _report(at, VAE_MAP, "probe", {"x": 1.0, "y": 1.0, "picked": None, "nearest": 20, "view": None})
+    _release(at, AE_MAP, 0.3, -0.2, nearest=10)
+    _release(at, VAE_MAP, 1.0, 1.0, nearest=20)
     before = {key: _probe(at, key) for key in (AE_MAP, VAE_MAP)}
-    _report(at, AE_MAP, "view", [-1.0, 1.0, -1.0, 1.0])
+    state = dict(at.session_state[AE_MAP])
+    at.session_state[AE_MAP] = state | {"view": {"bounds": [-1.0, 1.0, -1.0, 1.0], "id": f"t{next(_ids)}"}}
+    at.run()
     _ok(at)
     assert {key: _probe(at, key) for key in (AE_MAP, VAE_MAP)} == before
+
+
+def test_another_beta_joins_the_digit_the_ae_probe_is_on():
+    # A VAE shown after a beta switch started on the page's start digit (or on where it was
+    # when last shown), not on the digit the AE's probe was on: the linked maps showed two digits.
+    at = _open()
+    _release(at, AE_MAP, 0.3, -0.2, nearest=1234)
+    at.select_slider(key="cmp_beta_2").set_value(4.0).run()
+    _ok(at)
+    beta4 = "cmp-vae-2d-beta4-latent"
+    assert _probe(at, beta4) == pytest.approx(_points(_maps(at)[beta4])[1234].tolist(), abs=1e-6)
+    _release(at, AE_MAP, 0.1, 0.4, nearest=99)
+    at.select_slider(key="cmp_beta_2").set_value(1.0).run()  # back to a VAE shown before, on 1234 then
+    _ok(at)
+    assert _probe(at, AE_MAP) == [0.1, 0.4]
+    assert _probe(at, VAE_MAP) == pytest.approx(_points(_maps(at)[VAE_MAP])[99].tolist(), abs=1e-6)
+    assert _digit_captions(at)[1].startswith("On training digit #99, a ")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -50,8 +52,10 @@ def test_a_1d_session_model_opens_in_the_explorer_as_a_line(one_d_vae):
     at.run()
     assert not at.exception
     assert not at.warning  # the link named a model this session has
-    captions = [c.value for c in at.caption if c.value.startswith("Server decode at")]
-    assert len(captions) == 1 and captions[0].startswith("Server decode at (")
+    captions = [c.value for c in at.caption if c.value.startswith("Probe at (")]
+    assert len(captions) == 1  # one map, a line of codes, with its probe's caption
+    [component] = at.get("bidi_component")
+    assert json.loads(component.proto.json)["server"]["shape"] == [28, 28]  # the server's decode of the probe
 
 
 def test_the_compare_page_offers_session_models_and_refuses_unfair_pairs(one_d_vae):

@@ -5,9 +5,10 @@ first map's probe, the digit it is on (``pick``), the first map's view and the d
 toggles. Anything in it that is missing, malformed or no longer fits the models is
 replaced by a sane default, with a notice.
 
-Each map has its own probe. A clicked digit moves every map's probe to that map's own
-code of the digit; a free position is shared, by coordinates, by the maps of 2-D latents
-only (on a projected map the same coordinates mean another point altogether).
+Each map has its own probe. A clicked digit moves the probe of every map of the same data
+to that map's own code of the digit; a free position is shared, by coordinates, by the maps
+of 2-D latents only (on a projected map the same coordinates mean another point altogether).
+A map that is no longer shown forgets its probe, so when it is shown again it joins the others.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def component_key(m: ModelMap) -> str:
 def settle(maps: list[ModelMap]) -> None:
     """Give every shown map a valid view and probe (from the URL on first use, else defaults)."""
     st.session_state.ex_maps = maps
+    forget_hidden(maps)
     for i, m in enumerate(maps):
         bounds = m.static["data_bounds"]
         key = component_key(m)
@@ -100,19 +102,29 @@ def settle(maps: list[ModelMap]) -> None:
     st.session_state.ex_url_pick = None  # the link's digit placed the first maps; later ones follow them
 
 
+def forget_hidden(maps: list[ModelMap]) -> None:
+    """Drop the probes of maps not shown now (another model or plane): kept, they would come back
+    at a position, or on a digit, the shown maps have since left."""
+    shown = {component_key(m) for m in maps}
+    for key in [k for k in st.session_state.ex_probes if k not in shown]:
+        del st.session_state.ex_probes[key]
+        st.session_state.ex_picked.pop(key, None)
+
+
 def _first_probe(m: ModelMap, i: int, maps: list[ModelMap]) -> None:
     """A new map's probe: the link's digit, else the link's position (first map), else the position
     the other 2-D maps share, else the middle of the data."""
-    pick = st.session_state.get("ex_url_pick")
+    same_data = [o for o in maps if o is not m and o.entry.data == m.entry.data]
+    pick = st.session_state.get("ex_url_pick") if m.entry.data == maps[0].entry.data else None
     if pick is None:  # a map added later joins the digit the others are on
-        pick = next((picked_for(o) for o in maps if o is not m and picked_for(o) is not None), None)
+        pick = next((picked_for(o) for o in same_data if picked_for(o) is not None), None)
     if pick is not None and pick >= len(m.points):
-        _notice(f"The link's digit #{pick} is not in this data set; the probe was left free.")
+        _notice(f"Digit #{pick} is not in the data set of {m.entry.name}; its probe was left free.")
         pick = st.session_state.ex_url_pick = None
     url_probe = st.session_state.pop("ex_url_probe", None) if i == 0 else None
     shared = next((st.session_state.ex_probes[component_key(o)] for o in maps if o is not m and o.method == "latent"
                    and m.method == "latent" and component_key(o) in st.session_state.ex_probes
-                   and st.session_state.ex_picked.get(o.entry.name) is None), None)
+                   and picked_for(o) is None), None)
     if pick is not None:
         probe = m.position_of(pick)
     elif url_probe:
@@ -120,7 +132,7 @@ def _first_probe(m: ModelMap, i: int, maps: list[ModelMap]) -> None:
     else:
         probe = shared or tuple(float(v) for v in np.median(m.points, axis=0))
     st.session_state.ex_probes[component_key(m)] = probe
-    st.session_state.ex_picked[m.entry.name] = pick
+    st.session_state.ex_picked[component_key(m)] = pick
 
 
 def _overlaps(view: list[float], bounds: list[float]) -> bool:
@@ -151,7 +163,7 @@ def view_for(m: ModelMap) -> list[float]:
 
 
 def picked_for(m: ModelMap) -> int | None:
-    return st.session_state.ex_picked.get(m.entry.name)
+    return st.session_state.ex_picked.get(component_key(m))
 
 
 def take_reports(maps: list[ModelMap]) -> None:
@@ -173,15 +185,16 @@ def apply_probe(m: ModelMap, report: dict, maps: list[ModelMap]) -> None:
         return
     picked = report.get("picked")
     if isinstance(picked, int) and not isinstance(picked, bool) and 0 <= picked < len(m.points):
-        for other in maps:  # the same digit on every map, each at its own code of it
-            st.session_state.ex_probes[component_key(other)] = other.position_of(picked)
-            st.session_state.ex_picked[other.entry.name] = picked
+        for other in maps:  # the same digit on every map of the same data, each at its own code of it
+            if other.entry.data == m.entry.data:
+                st.session_state.ex_probes[component_key(other)] = other.position_of(picked)
+                st.session_state.ex_picked[component_key(other)] = picked
         return
     position = (float(report["x"]), float(report["y"]))
     for other in maps:
         if other is m or (m.method == "latent" and other.method == "latent"):
             st.session_state.ex_probes[component_key(other)] = position
-            st.session_state.ex_picked[other.entry.name] = None
+            st.session_state.ex_picked[component_key(other)] = None
 
 
 def shared_with(m: ModelMap, maps: list[ModelMap]) -> list[str]:

@@ -35,6 +35,7 @@ def render() -> None:
     _controls(entries)
     names = st.session_state.ex_models
     if not names:
+        urlstate.forget_hidden([])
         st.info("Choose at least one model above.")
         return
     try:
@@ -117,7 +118,7 @@ def _decode_help(m: ModelMap) -> str:
     if m.static["decoder"] is None:
         live = ("This model's decoder is convolutional, which the browser does not run: its image comes from the "
                 "Python model each time you let go of the probe, and is dimmed while you drag.")
-    return live + " Clicking a digit moves every map's probe to that digit's own code in its model."
+    return live + " Clicking a digit moves the probe of every map of the same data to that digit's own code there."
 
 
 def _segment(m: ModelMap) -> dict | None:
@@ -129,9 +130,10 @@ def _segment(m: ModelMap) -> dict | None:
 
 
 def _endpoint_position(m: ModelMap, end: dict) -> tuple[float, float] | None:
-    """Where an interpolation end lies on this map: a data point's own position, or a probe position."""
+    """Where an interpolation end lies on this map: a data point's own position (None for a digit of
+    other data), or a probe position (None for one on another kind of map)."""
     if end["index"] is not None:
-        return m.position_of(end["index"])
+        return m.position_of(end["index"]) if end["data"] == m.entry.data else None
     return end["position"] if end["method"] == m.method else None
 
 
@@ -140,7 +142,7 @@ def _interpolation(maps: list[ModelMap]) -> None:
     st.subheader("Interpolation", anchor=False)
     first = maps[0]
     picked = urlstate.picked_for(first)
-    here = {"index": picked, "position": urlstate.probe_for(first), "method": first.method}
+    here = {"index": picked, "position": urlstate.probe_for(first), "method": first.method, "data": first.entry.data}
     where = f"digit #{picked}" if picked is not None else "the probe's position"
     cols = st.columns([1, 1, 3])
     if cols[0].button(f"Set A to {where}", key="do_set_a"):
@@ -159,6 +161,9 @@ def _interpolation(maps: list[ModelMap]) -> None:
 def _strip(m: ModelMap, steps: int) -> None:
     ends = [st.session_state.ex_a, st.session_state.ex_b]
     model = resources.load_model(m.entry.path).model
+    if any(end["index"] is not None and end["data"] != m.entry.data for end in ends):
+        st.caption(f"{m.entry.name}: A or B is a digit of other data; this model was trained on {m.entry.data}.")
+        return
     if all(end["index"] is not None for end in ends):
         codes = [m.codes[end["index"]] for end in ends]  # the images' own codes, exact in any latent size
         _, images = explore.interpolate(model, codes[0], codes[1], steps)

@@ -137,10 +137,17 @@ def _maps(ae: ModelMap, vae: ModelMap) -> None:
                    "2-D latents only.")
     probes = st.session_state.setdefault("cmp_probes", {})
     digits = st.session_state.setdefault("cmp_digits", {})
-    start = _start_digit(ae.entry.path, vae.entry.path, ae.entry.data)
-    for m in (ae, vae):
-        if _component_key(m) not in probes:
-            probes[_component_key(m)], digits[_component_key(m)] = m.position_of(start), start
+    for key in [k for k in probes if k not in (_component_key(ae), _component_key(vae))]:
+        del probes[key]  # a map not shown now: shown again, it joins the other map's digit
+        digits.pop(key, None)
+    for m, other in ((ae, vae), (vae, ae)):
+        if _component_key(m) in probes:
+            continue
+        # a new map (first view, or another beta or model) joins the digit the other map is on
+        digit = digits.get(_component_key(other)) if _component_key(other) in probes else None
+        if digit is None or digit >= len(m.points):
+            digit = _start_digit(ae.entry.path, vae.entry.path, ae.entry.data)
+        probes[_component_key(m)], digits[_component_key(m)] = m.position_of(digit), digit
     _take_reports((ae, vae))
     for column, m in zip(st.columns(2), (ae, vae), strict=True):
         with column:
@@ -176,8 +183,9 @@ def _digit_caption(m: ModelMap, digit: int | None, probe: tuple[float, float]) -
         return f"Free position ({probe[0]:.3f}, {probe[1]:.3f})."
     held_out = digit - (len(m.points) - len(resources.load_data(m.entry.data).val))
     which = f"held-out digit {held_out}" if held_out >= 0 else f"training digit #{digit}"
-    on = "On" if np.allclose(m.position_of(digit), probe, atol=1e-4) else "Nearest:"
-    return f"{on} {which}, a {m.labels[digit]}, at its code in this model ({probe[0]:.3f}, {probe[1]:.3f})."
+    if np.allclose(m.position_of(digit), probe, atol=1e-4):
+        return f"On {which}, a {m.labels[digit]}, at its code in this model ({probe[0]:.3f}, {probe[1]:.3f})."
+    return f"Probe at ({probe[0]:.3f}, {probe[1]:.3f}); the nearest digit is {which}, a {m.labels[digit]}."
 
 
 def _component_key(m: ModelMap) -> str:
@@ -186,7 +194,8 @@ def _component_key(m: ModelMap) -> str:
 
 def _take_reports(pair: tuple[ModelMap, ModelMap]) -> None:
     """A released probe: keep it, and put the other model's probe on its own code of the same digit
-    (the one clicked, or the one nearest the released probe)."""
+    (the one clicked, or the one nearest the released probe). A report naming no digit moves only
+    its own map's probe, so the other map stays on (and keeps naming) the digit it was on."""
     for m in pair:
         report = new_report(_component_key(m), "probe")
         if report is None or not explore.finite_numbers(report.get("x"), report.get("y")):
@@ -194,10 +203,12 @@ def _take_reports(pair: tuple[ModelMap, ModelMap]) -> None:
         st.session_state.cmp_probes[_component_key(m)] = (float(report["x"]), float(report["y"]))
         digit = next((d for d in (report.get("picked"), report.get("nearest"))
                       if isinstance(d, int) and not isinstance(d, bool) and 0 <= d < len(m.points)), None)
-        for other in pair:
-            st.session_state.cmp_digits[_component_key(other)] = digit
-            if other is not m and digit is not None:
-                st.session_state.cmp_probes[_component_key(other)] = other.position_of(digit)
+        st.session_state.cmp_digits[_component_key(m)] = digit
+        if digit is not None:
+            for other in pair:
+                if other is not m and digit < len(other.points):
+                    st.session_state.cmp_probes[_component_key(other)] = other.position_of(digit)
+                    st.session_state.cmp_digits[_component_key(other)] = digit
 
 
 def _padded(bounds: list[float], pad: float = 0.3) -> tuple[float, float, float, float]:
