@@ -3,8 +3,9 @@
 Trains the shipped ae-2d and vae-2d recipes again with other seeds (initialisation and
 batch order; architecture, data and schedule unchanged), measures each pair the way the
 "VAE vs AE" page does, and counts on how many seeds each measure goes to the VAE under the
-page's 10% tie rule. Seed 0 with the recipe as it is rebuilds the shipped pair bit for bit
-(one thread, denormals kept, as ``python -m aelab pretrained`` trains); ``--fused`` trains
+page's 10% tie rule. Seed 0 with the recipe as it is rebuilds the shipped pair
+(one thread, denormals kept, as ``python -m aelab pretrained`` trains; bit for bit on the kind
+of CPU that built them, while another CPU's floating point gives a slightly different pair); ``--fused`` trains
 as the app and ``python -m aelab train`` do instead: fused Adam, denormals flushed.
 
 ``--betas`` asks the same of the beta caption instead: the shipped 2-D VAE recipe at every

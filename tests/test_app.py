@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from aelab import pretrained
+from aelab.app import pages
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 NAMES = [e["name"] for e in pretrained.read_index()]
@@ -47,3 +49,28 @@ def test_missing_model_folder_shows_a_message(tmp_path, monkeypatch):
     at = _run()
     assert not at.exception
     assert any("ghost" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("page", [p.path.relative_to(Path(APP).parent).as_posix() for p in pages.discover()])
+def test_no_page_text_points_to_a_source_file(page):
+    """Bug 10: help texts and captions named aelab/losses.py or bench/... where a user needs the meaning."""
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page(page).run()
+    assert not at.exception
+    texts = [e.value for kind in ("markdown", "caption", "info", "warning", "success") for e in at.get(kind)]
+    texts += [w.help or "" for kind in ("slider", "select_slider", "radio", "selectbox", "toggle", "multiselect",
+                                        "number_input", "text_input") for w in at.get(kind)]
+    texts += [e.value for e in at.get("expander") for e in e.caption] if at.get("expander") else []
+    assert len(texts) > 5
+    for text in texts:
+        assert not re.search(r"\.py\b|\bbench/|\baelab/", text), text
+
+
+def test_model_descriptions_are_shown_as_plain_text():
+    """A description comes from a model's config (an upload's, say): it must not become a link or an image."""
+    from aelab.app.resources import plain
+
+    shown = plain("nice model [log in](http://evil.example) ![x](http://evil.example/p.png) *bold*\n# head")
+    assert "](" not in shown.replace("\\]\\(", "") and "\n" not in shown
+    assert shown.startswith("nice model \\[log in\\]\\(http://evil") and "\\*bold\\*" in shown
+    assert len(plain("x" * 10_000)) <= 200

@@ -223,7 +223,7 @@ def test_the_verdict_text_follows_the_table(size):
         else:
             assert lead not in text
     # the 2-D page also says how far one seed's verdict can be trusted (bench/regularity_seeds.py)
-    assert ("Retrained with five seeds" in text) == (size == 2)
+    assert ("Retrained from five other starting points" in text) == (size == 2)
 
 
 def test_interpolation_strips_and_sample_grids_are_shown():
@@ -283,7 +283,7 @@ def test_the_beta_table_lists_every_shipped_beta():
     assert (table.value["hole fraction"].between(0, 1)).all() and (table.value["recon bce"] > 0).all()
     # the caption says which of its claims survived other seeds (bench/regularity_seeds.py --betas)
     [caption] = expander.caption
-    assert "retrained with five seeds" in caption.value
+    assert "Retrained from five starting points (seeds)" in caption.value and "none of them" in caption.value
 
 
 # ---- the linked probes -----------------------------------------------------------------------

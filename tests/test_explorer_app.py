@@ -162,7 +162,7 @@ def test_default_run_shows_one_map_of_the_2d_vae_with_its_server_decode():
     data = _maps(at)["map-vae-2d-latent"]
     assert data["latent_dim"] == 2 and data["inverse"] == {"kind": "identity"}
     assert data["decoder"] is not None and data["sigma"] is not None  # the browser can decode and draw ellipses
-    assert data["link"] == {"group": "explorer", "follow": "coords"}
+    assert data["link"] == {"group": "explorer:mnist5k", "follow": "coords"}
     [caption] = _captions(at)
     assert caption.endswith("): free position.")
     [(x, y)] = _probes(at)
@@ -187,7 +187,7 @@ def test_url_restores_models_probe_and_toggles():
     assert at.toggle(key="ex_manifold").value is True
     assert at.toggle(key="ex_sigma").value is False
     assert all(d["show_manifold"] and d["probe"] == [1.0, -1.0] for d in _maps(at).values())
-    assert all(d["link"] == {"group": "explorer", "follow": "coords"} for d in _maps(at).values())
+    assert all(d["link"] == {"group": "explorer:mnist5k", "follow": "coords"} for d in _maps(at).values())
     assert "pick" not in at.query_params
     assert not _warnings(at)
 
@@ -268,7 +268,7 @@ def test_the_model_picker_shows_names_only():
     picker = at.multiselect(key="ex_models")
     assert picker.options == names
     assert picker.value == ["vae-2d", "ae-16d"]
-    descriptions = {e["name"]: e["description"] for e in pretrained.read_index()}
+    descriptions = {e["name"]: resources.plain(e["description"]) for e in pretrained.read_index()}
     assert all(f"**{name}**: {descriptions[name]}" in picker.help for name in names)
     assert [s.value for s in at.subheader][:2] == ["vae-2d", "ae-16d"]
     captions = [c.value for c in at.caption]
@@ -286,7 +286,7 @@ def test_a_16d_model_is_drawn_through_pca_with_an_exact_decode():
     assert data["latent_dim"] == 16 and data["inverse"]["kind"] == "linear"
     assert "PCA" in data["note"]
     assert data["sigma"] is None  # 16-D sigmas have no meaning on the plane
-    assert data["link"] == {"group": "explorer", "follow": None}  # its coordinates mean nothing on another map
+    assert data["link"] == {"group": "explorer:mnist5k", "follow": None}  # its coordinates mean nothing on another map
     [caption] = _captions(at)
     assert caption.endswith("free position.") and "Approximate" not in caption
     _assert_server_decodes(at)  # decoded through PCA's exact inverse

@@ -76,7 +76,7 @@ def _parse_index(text: str) -> int | None:
 
 
 def _default_model(entries: dict[str, resources.ModelEntry]) -> str:
-    two_d_vaes = [n for n, e in entries.items() if e.kind == "vae" and e.latent_dim == 2]
+    two_d_vaes = [n for n, e in entries.items() if e.has_prior and e.latent_dim == 2]
     return (two_d_vaes or list(entries))[0]
 
 
@@ -122,8 +122,8 @@ def _first_probe(m: ModelMap, i: int, maps: list[ModelMap]) -> None:
         _notice(f"Digit #{pick} is not in the data set of {m.entry.name}; its probe was left free.")
         pick = st.session_state.ex_url_pick = None
     url_probe = st.session_state.pop("ex_url_probe", None) if i == 0 else None
-    shared = next((st.session_state.ex_probes[component_key(o)] for o in maps if o is not m and o.method == "latent"
-                   and m.method == "latent" and component_key(o) in st.session_state.ex_probes
+    shared = next((st.session_state.ex_probes[component_key(o)] for o in maps if o is not m and _same_plane(m, o)
+                   and component_key(o) in st.session_state.ex_probes
                    and picked_for(o) is None), None)
     if pick is not None:
         probe = m.position_of(pick)
@@ -192,16 +192,21 @@ def apply_probe(m: ModelMap, report: dict, maps: list[ModelMap]) -> None:
         return
     position = (float(report["x"]), float(report["y"]))
     for other in maps:
-        if other is m or (m.method == "latent" and other.method == "latent"):
+        if other is m or _same_plane(m, other):
             st.session_state.ex_probes[component_key(other)] = position
             st.session_state.ex_picked[component_key(other)] = None
+
+
+def _same_plane(a: ModelMap, b: ModelMap) -> bool:
+    """Two maps whose coordinates are shared: 2-D latents of models of the same data (as in the browser)."""
+    return a.method == "latent" and b.method == "latent" and a.entry.data == b.entry.data
 
 
 def shared_with(m: ModelMap, maps: list[ModelMap]) -> list[str]:
     """The other maps whose free probe sits at the same coordinates as ``m``'s (2-D latents only)."""
     if m.method != "latent" or picked_for(m) is not None:
         return []
-    return [o.entry.name for o in maps if o is not m and o.method == "latent" and picked_for(o) is None
+    return [o.entry.name for o in maps if o is not m and _same_plane(m, o) and picked_for(o) is None
             and probe_for(o) == probe_for(m)]
 
 

@@ -68,7 +68,7 @@ def _controls(entries: dict[str, resources.ModelEntry]) -> None:
 
 def _model_list(entries: dict[str, resources.ModelEntry]) -> str:
     """Every model's name and what it is, for the picker's help (its chips show names only)."""
-    return "\n".join(f"- **{name}**: {entry.description}" for name, entry in entries.items())
+    return "\n".join(f"- **{name}**: {resources.plain(entry.description)}" for name, entry in entries.items())
 
 
 def _map_grid(maps: list[ModelMap]) -> None:
@@ -81,7 +81,7 @@ def _map_grid(maps: list[ModelMap]) -> None:
 def _one_map(m: ModelMap, maps: list[ModelMap]) -> None:
     name = m.entry.name
     st.subheader(name, anchor=False)
-    st.caption(m.entry.description)
+    st.caption(resources.plain(m.entry.description))
     probe = urlstate.probe_for(m)
     image = explore.decode_at(resources.load_model(m.entry.path).model, np.array([probe]), m.to_latent)[0]
     dynamic = {
@@ -91,7 +91,8 @@ def _one_map(m: ModelMap, maps: list[ModelMap]) -> None:
         "show_sigma": st.session_state.ex_sigma,
         "prior": m.static["prior"] if st.session_state.ex_prior else None,
         "segment": _segment(m),
-        "link": {"group": "explorer", "follow": "coords" if m.method == "latent" else None},
+        # maps of one data set follow each other; a digit index means another image in other data
+        "link": {"group": f"explorer:{m.entry.data}", "follow": "coords" if m.method == "latent" else None},
         "server": payload.server_image(probe, image),
     }
     latent_map(urlstate.component_key(m), m.static | dynamic)

@@ -255,7 +255,7 @@ def _my_models() -> None:
         st.caption("Models you train or upload appear here, and in the other pages' pickers, for this session.")
     for entry in entries:
         left, right = st.columns([4, 1])
-        left.markdown(f"**{entry.name}**: {entry.description}")
+        left.markdown(f"**{entry.name}**: {resources.plain(entry.description)}")
         right.download_button("Download .zip", data=_zip(entry.path), file_name=f"{entry.name}.zip",
                               mime="application/zip", key=f"do_download_{entry.name}")
 
@@ -280,7 +280,7 @@ def _accept_model(upload) -> None:
     description = info.get("description") or f"{info['kind'].upper()}, {info['model']['latent_dim']}-D"
     session.add(loaded.path, f"{description} (uploaded)")
     done[upload.file_id] = name
-    st.success(f"Loaded {name}: {description}. It is now in the explorer's model picker.")
+    st.success(f"Loaded {name}: {resources.plain(description)}. It is now in the explorer's model picker.")
 
 
 if __name__ == "__main__":  # run by Streamlit as a page

@@ -15,6 +15,9 @@ const MANIFOLD_TILES = 14;   // tiles across the visible map when the manifold i
 const PROBE_GRAB_PX = 14;    // how close the pointer must be to grab the probe
 const HOVER_PX = 7;          // how close the pointer must be to hover a point
 const MAX_ELLIPSES = 300;    // sigma ellipses drawn for a thinned subset of points
+const SETTLE_MS = 800;       // how long a map that followed another waits for its own part of the page's run
+const NO_BROWSER_DECODER = "Its decoder is convolutional, which your browser does not run: "
+  + "the image is decoded by the server when you release the probe.";
 
 function paintImage(ctx, pixels, width, height, invert = false) {
   const img = ctx.createImageData(width, height);
@@ -90,6 +93,7 @@ class LatentMap {
     this.on(this.canvas, "pointerleave", () => this.hideTooltip());
     this.on(this.canvas, "wheel", (e) => this.wheel(e), { passive: false });
     this.on(window, "aelab-probe", (e) => this.linkedProbe(e.detail));
+    this.on(window, "aelab-settled", (e) => this.settle(e.detail));
     this.resizeObserver = new ResizeObserver(() => this.invalidate(true));
     this.resizeObserver.observe(this.canvas);
     (window.__aelabMaps ||= []).push(this);
@@ -101,6 +105,7 @@ class LatentMap {
   }
 
   destroy() {
+    clearTimeout(this.settleTimer);
     this.listeners.forEach((off) => off());
     this.resizeObserver.disconnect();
     window.__aelabMaps = (window.__aelabMaps || []).filter((m) => m !== this);
@@ -128,22 +133,49 @@ class LatentMap {
     if (viewChanged || !this.view) this.setViewBounds(data.view);
     this.lastDataView = data.view;
     const probeChanged = JSON.stringify(data.probe) !== JSON.stringify(this.lastDataProbe);
-    if ((probeChanged || !this.probe) && !this.drag) this.probe = { x: data.probe[0], y: data.probe[1] };
+    if ((probeChanged || !this.probe) && !this.drag) {
+      this.probe = { x: data.probe[0], y: data.probe[1] };
+      this.followed = false;
+    }
     this.lastDataProbe = data.probe;
-    if (data.server && data.server.image !== (this.server && this.server.source)) {
-      this.server = {
-        source: data.server.image, x: data.server.probe[0], y: data.server.probe[1],
+    // Keyed on the position as well as the image: two positions can decode to the same image
+    // (a saturated corner of the map), and the image must then move to the new position.
+    const serverKey = data.server ? `${data.server.probe}|${data.server.image}` : null;
+    if (serverKey !== (this.server && this.server.key)) {
+      this.server = data.server ? {
+        key: serverKey, x: data.server.probe[0], y: data.server.probe[1],
         pixels: b64ToFloat32(data.server.image), height: data.server.shape[0], width: data.server.shape[1],
-      };
+      } : null;
     }
     if ((data.holes && data.holes.grid) !== this.holesSource) {
       this.holesSource = data.holes && data.holes.grid;
       this.holes = data.holes ? buildHoleImage(data.holes) : null;
     }
-    this.note.textContent = data.note || "";
+    this.note.textContent = [data.note, this.decoder ? "" : NO_BROWSER_DECODER].filter(Boolean).join(" ");
     this.canvas.dataset.model = data.model;
     this.invalidate(true);
     this.decodeProbe();
+    if (this.awaitingRun && data.link) {  // the page has run with this map's report: tell the maps that followed it
+      window.dispatchEvent(new CustomEvent("aelab-settled", { detail: { group: data.link.group, source: this.id } }));
+    }
+    this.awaitingRun = false;
+  }
+
+  // A map that followed another one's probe holds a position only the browser knows, and the page
+  // may not have followed (a digit of other data): its probe then never changes in the payload, and
+  // this map is not updated at all. Once the page has run with the other map's report, and this map
+  // got no new probe in that run (SETTLE_MS to arrive), it goes back to the page's position.
+  settle({ group, source }) {
+    const link = this.data && this.data.link;
+    if (!this.followed || source === this.id || !link || link.group !== group) return;
+    clearTimeout(this.settleTimer);
+    this.settleTimer = setTimeout(() => {
+      const dragging = (window.__aelabMaps || []).some((m) => m.drag && m.drag.mode === "probe");
+      if (!this.followed || dragging || !this.root.isConnected) return;
+      this.followed = false;
+      this.probe = { x: this.data.probe[0], y: this.data.probe[1] };
+      this.scheduleFrame();
+    }, SETTLE_MS);
   }
 
   buildLegend() {
@@ -270,22 +302,28 @@ class LatentMap {
     this.probe = { x, y };
     const link = this.data.link;
     if (broadcast && link) {
-      const detail = { group: link.group, follow: link.follow, source: this.id, x, y, picked };
+      const detail = { group: link.group, follow: link.follow, data: link.data, source: this.id, x, y, picked };
       if (picked === null && link.follow === "digits") detail.nearest = this.nearestIndex(x, y);
       window.dispatchEvent(new CustomEvent("aelab-probe", { detail }));
     }
     this.scheduleFrame();
   }
 
-  linkedProbe({ x, y, picked, nearest, group, follow, source }) {
+  // A digit's index means the same image only in maps of the same data (``link.data``, when the
+  // page sends it); coordinates are shared by "coords" maps whatever their data.
+  linkedProbe({ x, y, picked, nearest, group, follow, data, source }) {
     const link = this.data && this.data.link;
     if (source === this.id || !link || link.group !== group || this.drag) return;
-    const index = picked ?? (link.follow === "digits" ? nearest ?? this.nearestIndex(x, y) : null);
+    const sameData = (link.data ?? null) === (data ?? null);
+    const index = !sameData ? null : picked ?? (link.follow === "digits" ? nearest ?? this.nearestIndex(x, y) : null);
     if (index !== null && index !== undefined && index < this.points.x.length) {
       this.moveProbe(this.points.x[index], this.points.y[index], false);
-    } else if (link.follow === "coords" && follow === "coords") {
+    } else if (link.follow === "coords" && follow === "coords" && (picked === null || picked === undefined)) {
       this.moveProbe(x, y, false);
+    } else {
+      return;
     }
+    this.followed = true;
   }
 
   nearestIndex(x, y) {  // the data point nearest a latent position
@@ -302,6 +340,7 @@ class LatentMap {
     const x = Number(this.probe.x.toFixed(5)), y = Number(this.probe.y.toFixed(5));
     this.lastDataProbe = [x, y];
     this.reportedAt = performance.now();  // for the benchmark: release-to-server latency
+    this.awaitingRun = true;
     const nearest = this.data.link && this.data.link.follow === "digits" ? this.nearestIndex(x, y) : null;
     this.setStateValue("probe", { x, y, picked, nearest, view: this.viewBounds(), id: this.reportId() });
   }
@@ -342,7 +381,8 @@ class LatentMap {
     this.readout.textContent = `probe (${x.toFixed(3)}, ${y.toFixed(3)})${approx}`;
     this.canvas.dataset.probe = `${x},${y}`;
     const server = this.server;
-    const atServer = server && !this.drag && Math.abs(server.x - x) < 1e-4 && Math.abs(server.y - y) < 1e-4;
+    const dragging = this.drag && this.drag.mode === "probe";  // panning the view leaves the probe where it is
+    const atServer = server && !dragging && Math.abs(server.x - x) < 1e-4 && Math.abs(server.y - y) < 1e-4;
     let source;
     if (atServer || (!this.decoder && server)) {
       this.paintDecoded(server.pixels, server.width, server.height);
@@ -357,7 +397,7 @@ class LatentMap {
     this.source.textContent = {
       server: "decoded by the Python model at this point",
       browser: "decoded live in your browser",
-      stale: "release the probe: this model decodes on the server only",
+      stale: "the image at the last released position (dimmed)",
     }[source] || "";
     if (source !== "browser") return;
     this.decodes += 1;
