@@ -167,7 +167,7 @@ def test_a_folder_that_is_not_a_model_is_refused(tmp_path):
 
 
 def test_the_shipped_judge_folder_is_not_taken_for_a_model():
-    assert_clean_failure(run_main("compare", AE, pretrained.judge_dir()), "not an aelab model")
+    assert_clean_failure(run_main("compare", AE, pretrained.judge_dir()), "digit classifier", "not an autoencoder")
 
 
 def test_a_missing_folder_is_refused():
