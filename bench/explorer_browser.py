@@ -4,9 +4,10 @@ Measures, against `streamlit run app.py` on loopback with the shipped models:
 - page load to the first interactive latent map (cold: first visit after the server
   starts; warm: later visits), for one map and for four side by side;
 - decoded-image updates per second while the probe is dragged continuously;
-- release-to-server-image latency: from the mouse release to the exact decode drawn
-  by the Python model being loaded in the page (median and p95), also while another
-  browser session trains a model on the same server.
+- release-to-server-image latency: from the mouse release to the map showing the
+  Python model's exact decode of the released position (its decoded image's
+  data-source turning "server" there; median and p95), also while another browser
+  session trains a model on the same server.
 
 Run: python bench/explorer_browser.py [--drags 30]
 """
@@ -20,23 +21,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 import argparse
 import math
+import re
 import statistics
 import time
 
 from tools import devtools
 
+# Resolves with the time the map first paints the server's image of its released probe: the
+# decoded canvas's data-source is set on every paint, so each paint is a mutation to check.
 WAIT_FOR_SERVER_IMAGE = """name => new Promise(resolve => {
-  const box = document.querySelector('.st-key-server-' + name);
-  const before = box.querySelector('img').src;
+  const m = window.__aelabMaps.find(m => m.data.model.startsWith(name + ':'));
   const check = () => {
-    const img = box.querySelector('img');
-    if (!img || img.src === before) return false;
-    const done = () => { observer.disconnect(); resolve(performance.now()); };
-    if (img.complete && img.naturalWidth > 0) done(); else img.addEventListener('load', done, {once: true});
-    return true;
+    const s = m.server;
+    if (m.drag || m.decodedCanvas.dataset.source !== 'server' || !s) return;
+    if (Math.abs(s.x - m.probe.x) > 1e-4 || Math.abs(s.y - m.probe.y) > 1e-4) return;
+    observer.disconnect(); resolve(performance.now());
   };
   const observer = new MutationObserver(check);
-  observer.observe(box, {subtree: true, childList: true, attributes: true});
+  observer.observe(m.decodedCanvas, {attributes: true, attributeFilter: ['data-source']});
 })"""
 
 
@@ -87,7 +89,7 @@ def release_latencies(page, drags: int) -> list[float]:
         page.mouse.move(start["x"], start["y"])
         page.mouse.down()
         step = 25 if i % 2 == 0 else -25
-        page.mouse.move(start["x"] + step, start["y"] + step / 2, steps=5)
+        page.mouse.move(start["x"] + step, start["y"] + step / 2, steps=5)  # the image is the browser's now
         page.evaluate("name => { window.__serverImage = (" + WAIT_FOR_SERVER_IMAGE + ")(name); }", "vae-2d")
         page.mouse.up()
         loaded = page.evaluate("window.__serverImage")
@@ -100,12 +102,12 @@ def start_training_elsewhere(page, url: str):
     """A second browser session starts a 200-epoch AE on the embedded digits on the Train page."""
     other = page.context.new_page()
     other.goto(f"{url}/train")
-    epochs = other.get_by_role("slider").nth(1)  # latent size, then epochs
+    epochs = other.locator(".st-key-tr_epochs").get_by_role("slider")
     epochs.focus()
     other.keyboard.press("End")
     other.wait_for_timeout(1000)
     other.get_by_role("button", name="Train", exact=True).click()
-    other.get_by_text("Training my-ae-2d").wait_for(timeout=60_000)
+    other.get_by_text(re.compile(r"Training \S+: epoch \d+ of 200")).wait_for(timeout=60_000)
     return other
 
 
@@ -141,7 +143,7 @@ def main() -> None:
         rows.append((f"release to server image, p95 of {len(latencies)}", f"{percentile(latencies, 0.95):.0f} ms"))
         trainer = start_training_elsewhere(page, url)
         busy = release_latencies(page, args.drags)
-        still = trainer.get_by_text("Training my-ae-2d").count() > 0
+        still = trainer.get_by_text(re.compile(r"Training \S+: epoch")).count() > 0
         trainer.get_by_role("button", name="Stop (keeps the best model so far)").click()
         rows.append((f"  while another session trains: median of {len(busy)}", f"{statistics.median(busy):.0f} ms"))
         rows.append((f"  while another session trains: p95 of {len(busy)}", f"{percentile(busy, 0.95):.0f} ms"))

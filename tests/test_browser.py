@@ -14,10 +14,10 @@ import pytest
 from playwright.sync_api import expect
 
 from aelab import checkpoint, explore, pretrained
-from tools import devtools
 from aelab.projection import make_projection
+from tools import devtools
 
-SERVER_CAPTION = re.compile(r"Server decode at \((-?[\d.]+), (-?[\d.]+)\)")
+PROBE_CAPTION = re.compile(r"Probe at \((-?[\d.]+), (-?[\d.]+)\)")
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +51,14 @@ def page(browser_page, app_url):
     return browser_page
 
 
+def _caption(page, name: str, plane: str = "latent"):
+    """The caption Python writes under a map: "Probe at (x, y): digit #N (label L)." or "...: free position..."."""
+    return page.locator(f'.st-key-map-{name}-{plane} ~ div [data-testid="stCaptionContainer"]').filter(
+        has_text="Probe at")
+
+
 def _server_caption(page, name: str) -> tuple[float, float]:
-    text = page.locator(f".st-key-server-{name}").get_by_text("Server decode at").inner_text()
-    x, y = SERVER_CAPTION.search(text).groups()
+    x, y = PROBE_CAPTION.search(_caption(page, name).inner_text()).groups()
     return float(x), float(y)
 
 
@@ -65,22 +70,42 @@ def _js(page, expression: str, name: str):
     )
 
 
-def _server_pixels(page, name: str) -> np.ndarray:
-    """The server's decode, read back from its <img> (a 4x nearest-neighbour enlargement)."""
-    values = page.evaluate(
-        """sel => { const img = document.querySelector(sel);
-          const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
-          const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
-          const d = ctx.getImageData(0, 0, c.width, c.height).data; const out = [];
-          for (let y = 2; y < c.height; y += 4) for (let x = 2; x < c.width; x += 4) out.push(d[4 * (y * c.width + x)]);
-          return out; }""",
-        f".st-key-server-{name} img",
+def _decoded_pixels(page, name: str) -> np.ndarray:
+    """The map's one decoded image as painted on its canvas (grey levels 0-255)."""
+    height, width, values = _js(
+        page, "(() => { const c = m.decodedCanvas; const d = c.getContext('2d').getImageData(0, 0, c.width, c.height);"
+              " return [c.height, c.width, Array.from(d.data.filter((_, i) => i % 4 === 0))]; })()", name)
+    return np.array(values, dtype=np.float64).reshape(height, width)
+
+
+def _source(page, name: str) -> str:
+    return _js(page, "m.decodedCanvas.dataset.source", name)
+
+
+def _wait_for_server_image(page, name: str, at: list[float]) -> None:
+    """Wait until the map shows the server's decode, and the server decoded the position ``at``."""
+    page.wait_for_function(
+        "([name, at]) => { const m = window.__aelabMaps.find(m => m.data.model.startsWith(name + ':'));"
+        " return m.decodedCanvas.dataset.source === 'server'"
+        " && Math.abs(m.server.x - at[0]) < 1e-4 && Math.abs(m.server.y - at[1]) < 1e-4; }",
+        arg=[name, at], timeout=20_000,
     )
-    return np.array(values, dtype=np.float64).reshape(28, 28)
 
 
-def _drag_probe(page, name: str, dx: float, dy: float, steps: int = 12) -> list[str]:
-    """Drag a map's probe by (dx, dy) CSS pixels; returns the live decode's image after each move."""
+def _python_decode(model, probe, to_latent=None) -> np.ndarray:
+    """The Python model's decode of a map position, in grey levels 0-255."""
+    return explore.decode_at(model, np.array([probe], dtype=np.float32), to_latent)[0] * 255
+
+
+def _shipped_model(name: str):
+    return checkpoint.load(next(e["path"] for e in pretrained.read_index() if e["name"] == name)).model
+
+
+def _drag_probe(page, name: str, dx: float, dy: float, steps: int = 12, release: bool = True) -> list[str]:
+    """Drag a map's probe by (dx, dy) CSS pixels; returns the live decode's image after each move.
+
+    With ``release=False`` the button stays down: the caller releases it (page.mouse.up()).
+    """
     start = page.evaluate(devtools.PROBE_SCREEN, name)
     page.mouse.move(start["x"], start["y"])
     page.mouse.down()
@@ -93,7 +118,8 @@ def _drag_probe(page, name: str, dx: float, dy: float, steps: int = 12) -> list[
             arg=[name, before], timeout=5_000,
         )
         images.append(_js(page, "m.decodedCanvas.toDataURL()", name))
-    page.mouse.up()
+    if release:
+        page.mouse.up()
     return images
 
 
@@ -114,18 +140,176 @@ def test_dragging_decodes_live_and_the_release_is_decoded_by_the_server(page):
     assert len(set(images)) >= 10
     # on release the server decodes the exact released position
     released = _js(page, "[m.probe.x, m.probe.y]", "vae-2d")
-    page.wait_for_function(
-        "p => [...document.querySelectorAll('.st-key-server-vae-2d')].some(e => e.innerText.includes("
-        "`(${p[0].toFixed(3)}, ${p[1].toFixed(3)})`))",
-        arg=released, timeout=20_000,
-    )
+    reported = _js(page, "m.lastDataProbe", "vae-2d")  # what went to Python: the position to 5 decimals
+    expect(_caption(page, "vae-2d")).to_contain_text(f"Probe at ({reported[0]:.3f}, {reported[1]:.3f})",
+                                                     timeout=20_000)
     caption = _server_caption(page, "vae-2d")
     assert caption != caption_before
     assert caption == pytest.approx(released, abs=1e-3)
-    page.wait_for_function("() => { const i = document.querySelector('.st-key-server-vae-2d img');"
-                           " return i && i.complete && i.naturalWidth > 0; }", timeout=10_000)
+    _wait_for_server_image(page, "vae-2d", released)
     browser = np.array(_js(page, "Array.from(m.pixels)", "vae-2d")).reshape(28, 28) * 255
-    assert np.abs(_server_pixels(page, "vae-2d") - browser).max() <= 2  # same image, up to rounding
+    assert np.abs(_decoded_pixels(page, "vae-2d") - browser).max() <= 2  # same image, up to rounding
+
+
+def test_each_map_has_one_image_the_servers_at_rest_and_the_browsers_while_dragging(page):
+    """Pins the old explorer's two images per map: the map's canvas always showed the browser's own
+    decode (no data-source), and the server's decode was a second st.image ("Server decode at ...")
+    under the map. Also pins a pan of the view counting as a probe drag (the image left the server's)."""
+    page.open_app("?models=vae-2d,ae-2d", maps=2)
+    assert page.locator("canvas.decoded").count() == 2  # one decoded image per map...
+    assert page.locator('[data-testid="stImage"]').count() == 0  # ...and no st.image of the probe besides
+    vae, ae = _shipped_model("vae-2d"), _shipped_model("ae-2d")
+    probe = _js(page, "[m.probe.x, m.probe.y]", "vae-2d")
+    _wait_for_server_image(page, "vae-2d", probe)
+    assert np.abs(_decoded_pixels(page, "vae-2d") - _python_decode(vae, probe)).max() <= 2
+    _drag_probe(page, "vae-2d", dx=-90, dy=-60, steps=5, release=False)
+    try:  # the button is still down: both maps decode in the browser (ae-2d follows the coordinates)
+        assert _source(page, "vae-2d") == "browser" and _source(page, "ae-2d") == "browser"
+        dragging = _js(page, "[m.probe.x, m.probe.y]", "vae-2d")
+        assert np.abs(_decoded_pixels(page, "vae-2d") - _python_decode(vae, dragging)).max() <= 2
+    finally:
+        page.mouse.up()
+    released = _js(page, "[m.probe.x, m.probe.y]", "vae-2d")
+    assert released != pytest.approx(probe, abs=0.05)
+    for name, model in (("vae-2d", vae), ("ae-2d", ae)):
+        _wait_for_server_image(page, name, released)
+        assert np.abs(_decoded_pixels(page, name) - _python_decode(model, released)).max() <= 2
+    # panning the view (press away from the probe) leaves the probe, and the server's image, where they are
+    box = page.evaluate(devtools.PROBE_SCREEN, "vae-2d")
+    grab = (box["left"] + 15, box["top"] + 15)
+    assert np.hypot(grab[0] - box["x"], grab[1] - box["y"]) > 30
+    page.mouse.move(*grab)
+    page.mouse.down()
+    page.mouse.move(grab[0] + 40, grab[1] + 30, steps=4)
+    try:
+        assert _js(page, "m.drag && m.drag.mode", "vae-2d") == "pan"
+        assert _source(page, "vae-2d") == "server"
+    finally:
+        page.mouse.up()
+    assert _js(page, "[m.probe.x, m.probe.y]", "vae-2d") == pytest.approx(released)
+
+
+def test_a_pca_map_says_its_decodes_are_exact(page):
+    """Pins the readout's "(approx.)" on PCA maps, whose inverse is exact on their plane (only UMAP's
+    grid inverse is approximate)."""
+    page.open_app("?models=vae-16d&proj=pca")
+    readout = page.locator('[data-testid="probe-readout"]').inner_text()
+    assert readout.startswith("probe (") and "approx" not in readout.lower()
+    assert "approx" not in _caption(page, "vae-16d", "pca").inner_text().lower()
+    assert _source(page, "vae-16d") == "server"
+
+
+CLICKABLE_POINT = """name => {
+  const m = window.__aelabMaps.find(m => m.data.model.startsWith(name + ':'));
+  const r = m.canvas.getBoundingClientRect(); const d = window.devicePixelRatio || 1;
+  const [px, py] = m.toScreen(m.probe.x, m.probe.y);
+  for (let i = 1; i < m.points.x.length; i++) {  // a digit alone under the pointer, away from the probe
+    const [sx, sy] = m.toScreen(m.points.x[i], m.points.y[i]);
+    if (sx < 30 * d || sy < 30 * d || sx > m.canvas.width - 30 * d || sy > m.canvas.height - 30 * d) continue;
+    if (Math.hypot(sx - px, sy - py) < 40 * d || m.nearestPoint(sx, sy) !== i) continue;
+    return {index: i, x: r.left + sx / d, y: r.top + sy / d};
+  }
+  return null;
+}"""
+
+CLICK_AND_READ = """([name, other, x, y]) => {
+  const find = (n) => window.__aelabMaps.find(m => m.data.model.startsWith(n + ':'));
+  const m = find(name);
+  const fire = (type) => m.canvas.dispatchEvent(new PointerEvent(type, {clientX: x, clientY: y, pointerId: 1,
+    bubbles: true, isPrimary: true, pointerType: 'mouse', button: 0, buttons: type === 'pointerdown' ? 1 : 0}));
+  fire('pointerdown'); fire('pointerup');
+  const o = find(other);
+  return [o.probe.x, o.probe.y];  // read in the same task as the click: before any rerun can arrive
+}"""
+
+
+def test_clicking_a_digit_moves_every_map_to_its_own_code_of_that_digit(page):
+    """Pins the old link by coordinates only: a digit clicked on vae-2d put ae-2d's probe at vae-2d's
+    coordinates, which on ae-2d is another place (another digit) altogether."""
+    page.open_app("?models=vae-2d,ae-2d", maps=2)
+    target = page.evaluate(CLICKABLE_POINT, "vae-2d")
+    assert target is not None
+    i = target["index"]
+    own = _js(page, f"[m.points.x[{i}], m.points.y[{i}]]", "ae-2d")
+    assert own != pytest.approx(_js(page, f"[m.points.x[{i}], m.points.y[{i}]]", "vae-2d"), abs=0.05)
+    followed = page.evaluate(CLICK_AND_READ, ["vae-2d", "ae-2d", target["x"], target["y"]])
+    assert followed == pytest.approx(own, abs=1e-6)  # at once, through the browser's broadcast
+    label = _js(page, f"m.points.label[{i}]", "ae-2d")
+    for name in ("vae-2d", "ae-2d"):  # and the rerun agrees: both captions name the digit
+        expect(_caption(page, name)).to_contain_text(f"digit #{i} (label {label})", timeout=20_000)
+    assert _js(page, "[m.probe.x, m.probe.y]", "ae-2d") == pytest.approx(own, abs=1e-6)
+    _wait_for_server_image(page, "ae-2d", own)
+
+
+def test_a_model_the_browser_cannot_decode_shows_the_servers_image(browser_page, app_url, tmp_path):
+    """Pins the black square of a conv model: its map painted nothing (no browser decoder) and its
+    hover tooltip showed an empty thumbnail. Also pins a linked map keeping a jump the page never made."""
+    from aelab import runs, train
+
+    out = tmp_path / "tinyconv"
+    runs.train_and_save("ae", {"arch": "conv", "hidden": [16], "latent_dim": 2}, "digits",
+                        train.TrainConfig(epochs=2), out)
+    model = checkpoint.load(out).model
+    assert explore.mlp_decoder_layers(model) is None  # the browser cannot run this decoder
+    archive = tmp_path / "tinyconv.zip"
+    archive.write_bytes(checkpoint.export_zip(out))
+    page = browser_page
+    page.goto(f"{app_url}/train")
+    page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
+    _upload(page, 0, archive)
+    loaded = page.get_by_text(re.compile(r"Loaded tinyconv"))
+    loaded.wait_for(timeout=30_000)
+    name = re.search(r"Loaded (\S+):", loaded.inner_text()).group(1)
+    _pick_in_explorer(page, name)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    probe = _js(page, "[m.probe.x, m.probe.y]", name)
+    _wait_for_server_image(page, name, probe)
+    pixels = _decoded_pixels(page, name)
+    assert pixels.shape == (8, 8) and pixels.mean() > 20  # not black
+    assert np.abs(pixels - _python_decode(model, probe)).max() <= 2
+    assert _js(page, "m.decodes", name) == 0
+    assert "decoded by the server" in _js(page, "m.note.textContent", name)
+    # Put the probe on one of its digits (in view). The browser is told to link this map with vae-2d, as a
+    # page might that does not move them together (the page links maps of one data set only, and vae-2d's
+    # digit of that index is another image): vae-2d jumps to its own digit at once, then, after the page's
+    # run, goes back to where the page has its probe. Pins the map that kept a jump the page never made.
+    _js(page, "(() => { m.data.link = {...window.__aelabMaps.find(o => o.data.model.startsWith('vae-2d:'))"
+              ".data.link}; })()", name)
+    vae_before = _js(page, "[m.probe.x, m.probe.y]", "vae-2d")
+    target = page.evaluate(CLICKABLE_POINT, name)
+    i = target["index"]
+    followed = page.evaluate(CLICK_AND_READ, [name, "vae-2d", target["x"], target["y"]])
+    assert followed == pytest.approx(_js(page, f"[m.points.x[{i}], m.points.y[{i}]]", "vae-2d"))
+    on_digit = _js(page, f"[m.points.x[{i}], m.points.y[{i}]]", name)
+    _wait_for_server_image(page, name, on_digit)
+    page.wait_for_function(
+        "() => { const m = window.__aelabMaps.find(m => m.data.model.startsWith('vae-2d:'));"
+        " return m.decodedCanvas.dataset.source === 'server' && m.probe.x === m.data.probe[0]"
+        " && m.probe.y === m.data.probe[1]; }", timeout=10_000)
+    assert _js(page, "[m.probe.x, m.probe.y]", "vae-2d") == pytest.approx(vae_before)
+    # drag it: the last server image, dimmed
+    start = page.evaluate(devtools.PROBE_SCREEN, name)
+    page.mouse.move(start["x"], start["y"])
+    page.mouse.down()
+    page.mouse.move(start["x"] + 30, start["y"] + 20, steps=4)
+    try:  # the image is repainted on the next animation frame
+        page.wait_for_function(
+            "name => window.__aelabMaps.find(m => m.data.model.startsWith(name + ':'))"
+            ".decodedCanvas.dataset.source === 'stale'", arg=name, timeout=5_000)
+        assert "stale" in _js(page, "m.decodedCanvas.className", name)
+    finally:
+        page.mouse.up()
+    released = _js(page, "[m.probe.x, m.probe.y]", name)
+    _wait_for_server_image(page, name, released)
+    assert np.abs(_decoded_pixels(page, name) - _python_decode(model, released)).max() <= 2
+    # hovering a digit shows its label and no thumbnail
+    target = page.evaluate(CLICKABLE_POINT, name)
+    page.mouse.move(target["x"], target["y"])
+    tooltip = page.locator(f".st-key-map-{name}-latent .tooltip")
+    expect(tooltip).to_be_visible(timeout=5_000)
+    expect(tooltip).to_contain_text(f"#{target['index']}")
+    expect(tooltip.locator("canvas")).to_be_hidden()
+    assert page.locator('[data-testid="stException"]').count() == 0
 
 
 @pytest.mark.parametrize("name", ["vae-2d", "ae-16d"])
@@ -232,9 +416,10 @@ def _pick_in_explorer(page, name: str) -> None:
     page.locator('[data-testid="stMultiSelect"] input').first.fill(name)
     page.get_by_role("option", name=re.compile(re.escape(name))).first.click()
     page.wait_for_function(
-        "name => (window.__aelabMaps || []).some(m => m.data && m.data.model.startsWith(name + ':') && m.decodes > 0)",
+        "name => (window.__aelabMaps || []).some(m => m.data && m.data.model.startsWith(name + ':') && m.shown > 0)",
         arg=name, timeout=60_000,
     )
+    page.keyboard.press("Escape")  # close the picker's list, which would cover the first map
 
 
 def test_training_shows_progress_and_the_model_joins_the_explorer(browser_page, app_url):
@@ -298,7 +483,7 @@ def test_uploaded_data_is_checked_before_training(browser_page, app_url, tmp_pat
     good = tmp_path / "blobs.npz"
     np.savez(good, images=images, labels=np.arange(120) % 3)
     _upload(page, 0, good)
-    page.get_by_text("blobs.npz: 120 images of 12x12").wait_for(timeout=30_000)
+    page.get_by_text("blobs.npz: 120 images of 12x12; images from the array 'images'").wait_for(timeout=30_000)
     expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled(timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
 
@@ -311,7 +496,7 @@ def test_switching_pages_keeps_the_explorer_scene(browser_page, app_url):
         page.get_by_role("link", name=link).click()
         page.wait_for_timeout(500)
     page.wait_for_function(
-        "() => (window.__aelabMaps || []).filter(m => m.root.isConnected && m.decodes > 0).length === 2",
+        "() => (window.__aelabMaps || []).filter(m => m.root.isConnected && m.shown > 0).length === 2",
         timeout=60_000,
     )
     # the query string is written at the end of the script run, a moment after the maps are drawn

@@ -135,7 +135,7 @@ class LatentMap {
     const probeChanged = JSON.stringify(data.probe) !== JSON.stringify(this.lastDataProbe);
     if ((probeChanged || !this.probe) && !this.drag) {
       this.probe = { x: data.probe[0], y: data.probe[1] };
-      this.followed = false;
+      this.followed = null;
     }
     this.lastDataProbe = data.probe;
     // Keyed on the position as well as the image: two positions can decode to the same image
@@ -155,24 +155,24 @@ class LatentMap {
     this.canvas.dataset.model = data.model;
     this.invalidate(true);
     this.decodeProbe();
-    if (this.awaitingRun && data.link) {  // the page has run with this map's report: tell the maps that followed it
-      window.dispatchEvent(new CustomEvent("aelab-settled", { detail: { group: data.link.group, source: this.id } }));
+    if (this.awaitingRun) {  // the page has run with this map's report: tell the maps that followed it
+      window.dispatchEvent(new CustomEvent("aelab-settled", { detail: { source: this.id } }));
     }
     this.awaitingRun = false;
   }
 
   // A map that followed another one's probe holds a position only the browser knows, and the page
-  // may not have followed (a digit of other data): its probe then never changes in the payload, and
-  // this map is not updated at all. Once the page has run with the other map's report, and this map
-  // got no new probe in that run (SETTLE_MS to arrive), it goes back to the page's position.
-  settle({ group, source }) {
-    const link = this.data && this.data.link;
-    if (!this.followed || source === this.id || !link || link.group !== group) return;
+  // may not have moved it (a page that links maps it does not move together): its probe then never
+  // changes in the payload, and this map is not updated at all. Once the page has run with the other
+  // map's report, and this map got no new probe in that run (SETTLE_MS to arrive), it goes back to
+  // the page's position: the page stays the source of truth.
+  settle({ source }) {
+    if (!this.followed || this.followed !== source) return;
     clearTimeout(this.settleTimer);
     this.settleTimer = setTimeout(() => {
       const dragging = (window.__aelabMaps || []).some((m) => m.drag && m.drag.mode === "probe");
       if (!this.followed || dragging || !this.root.isConnected) return;
-      this.followed = false;
+      this.followed = null;
       this.probe = { x: this.data.probe[0], y: this.data.probe[1] };
       this.scheduleFrame();
     }, SETTLE_MS);
@@ -302,28 +302,25 @@ class LatentMap {
     this.probe = { x, y };
     const link = this.data.link;
     if (broadcast && link) {
-      const detail = { group: link.group, follow: link.follow, data: link.data, source: this.id, x, y, picked };
+      const detail = { group: link.group, follow: link.follow, source: this.id, x, y, picked };
       if (picked === null && link.follow === "digits") detail.nearest = this.nearestIndex(x, y);
       window.dispatchEvent(new CustomEvent("aelab-probe", { detail }));
     }
     this.scheduleFrame();
   }
 
-  // A digit's index means the same image only in maps of the same data (``link.data``, when the
-  // page sends it); coordinates are shared by "coords" maps whatever their data.
-  linkedProbe({ x, y, picked, nearest, group, follow, data, source }) {
+  linkedProbe({ x, y, picked, nearest, group, follow, source }) {
     const link = this.data && this.data.link;
     if (source === this.id || !link || link.group !== group || this.drag) return;
-    const sameData = (link.data ?? null) === (data ?? null);
-    const index = !sameData ? null : picked ?? (link.follow === "digits" ? nearest ?? this.nearestIndex(x, y) : null);
+    const index = picked ?? (link.follow === "digits" ? nearest ?? this.nearestIndex(x, y) : null);
     if (index !== null && index !== undefined && index < this.points.x.length) {
       this.moveProbe(this.points.x[index], this.points.y[index], false);
-    } else if (link.follow === "coords" && follow === "coords" && (picked === null || picked === undefined)) {
+    } else if (link.follow === "coords" && follow === "coords") {
       this.moveProbe(x, y, false);
     } else {
       return;
     }
-    this.followed = true;
+    this.followed = source;  // the map whose report the page must run before this position is confirmed
   }
 
   nearestIndex(x, y) {  // the data point nearest a latent position
