@@ -81,7 +81,9 @@ RECON_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = 
 }
 
 
-# Each loss in plain words, for menus and help texts.
+# Each loss's name and what it does, in plain words, for menus and help texts.
+NAMES: dict[str, str] = {"mse": "squared error", "bce": "binary cross-entropy", "cce": "categorical cross-entropy",
+                         "kl": "KL divergence", "cosine": "cosine distance"}
 SUMMARIES: dict[str, str] = {
     "mse": "squared error: every pixel's difference, squared and summed",
     "bce": "binary cross-entropy: pixels as probabilities of ink (nats per image)",

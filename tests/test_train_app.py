@@ -58,7 +58,7 @@ def test_every_kind_shows_a_widget_for_each_of_its_options(at):
 def test_the_noise_slider_takes_its_range_from_the_dae_declaration(at):
     at.radio(key="tr_kind").set_value("dae").run()
     assert at.slider(key="tr_noise_level_1").max == 1.0
-    at.selectbox(key="tr_corruption").set_value("mask").run()
+    at.radio(key="tr_corruption").set_value("mask").run()
     assert at.slider(key="tr_noise_level_0.95").max == 0.95  # masking every pixel leaves nothing to learn from
     assert not at.exception
 

@@ -25,7 +25,7 @@ def option_widget(option: Option, prefix: str, settings: dict[str, Any]) -> Any:
         if len(option.choices) <= 3 and max(map(len, map(labels, option.choices))) <= 24:
             return st.radio(option.label, option.choices, key=key, horizontal=True, format_func=labels, **common)
         return st.selectbox(option.label, option.choices, index=option.choices.index(option.default), key=key,
-                            format_func=lambda c: f"{c}: {labels(c)}" if labels(c) != c else c, **common)
+                            format_func=labels, **common)
     if option.type == "widths":
         return st.text_input(option.label, ",".join(map(str, option.default)), key=key, **common)
     low, high = option.bounds(settings)

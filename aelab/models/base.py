@@ -35,8 +35,9 @@ SHARED_OPTIONS: tuple[Option, ...] = (
            help="Widths of the encoder's hidden layers, from the image inward, e.g. 256,128; the decoder "
                 "mirrors them. Empty: a linear autoencoder.", show=False),
     Option("recon_loss", str, "bce", "Reconstruction loss", choices=tuple(losses.RECON_LOSSES), flag="loss",
-           choice_labels=tuple(losses.SUMMARIES[name] for name in losses.RECON_LOSSES),
-           help="How a reconstruction is scored against its input, summed over the pixels of an image."),
+           choice_labels=tuple(losses.NAMES[name] for name in losses.RECON_LOSSES),
+           help="How a reconstruction is scored against its input, summed over the pixels of an image. "
+                + " ".join(f"{name}: {summary}." for name, summary in losses.SUMMARIES.items())),
     Option("arch", str, "mlp", "Architecture", choices=ARCHITECTURES,
            help="MLP: fully connected layers, which the explorer decodes live in the browser. Conv: two "
                 "stride-2 convolutions before the fully connected layers; needs image sides divisible by 4."),

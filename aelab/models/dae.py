@@ -43,9 +43,10 @@ class DAE(Autoencoder):
     description = "denoising autoencoder"
     options = SHARED_OPTIONS + (
         Option("corruption", str, "gaussian", "Corruption", choices=CORRUPTIONS,
-               choice_labels=("Gaussian noise added to every pixel", "pixels set to black (masking)",
-                              "pixels set to black or white (salt and pepper)"),
-               help="How each training image is damaged before the encoder sees it."),
+               choice_labels=("Gaussian noise", "masking", "salt and pepper"),
+               help="How each training image is damaged before the encoder sees it: Gaussian noise added to "
+                    "every pixel, some pixels set to black (masking), or some set to black or white at random "
+                    "(salt and pepper)."),
         Option("noise_level", float, 0.3, "Noise level", low=0.0, high=max_noise_level, step=0.05, tag="n",
                help="For Gaussian noise, its standard deviation (pixels run from 0 to 1); for masking and "
                     "salt and pepper, the fraction of pixels hit."),

@@ -63,7 +63,8 @@ def _controls(entries: dict[str, resources.ModelEntry]) -> None:
     with right:
         st.toggle("Decoded manifold behind the points", key="ex_manifold")
         st.toggle("VAE: posterior sigma ellipses", key="ex_sigma")
-        st.toggle("VAE: N(0, I) prior contours (1, 2, 3 sigma)", key="ex_prior")
+        st.toggle("VAE: prior N(0, I) circles", key="ex_prior",
+                  help="Circles at 1, 2 and 3 standard deviations of the prior N(0, I) that a VAE samples codes from.")
 
 
 def _model_list(entries: dict[str, resources.ModelEntry]) -> str:
@@ -99,6 +100,9 @@ def _one_map(m: ModelMap, maps: list[ModelMap]) -> None:
     st.caption(_probe_caption(m, probe, maps), help=_decode_help(m))
     if m.method == "latent" and st.session_state.ex_sigma and m.static["sigma"] is None:
         st.caption("Sigma ellipses are for VAEs only: this model encodes points, not distributions.")
+    if st.session_state.ex_manifold and m.static["decoder"] is None:
+        st.caption("No decoded manifold here: your browser draws it, and it does not run this model's "
+                   "convolutional decoder.")
 
 
 def _probe_caption(m: ModelMap, probe: tuple[float, float], maps: list[ModelMap]) -> str:
@@ -145,7 +149,7 @@ def _interpolation(maps: list[ModelMap]) -> None:
     picked = urlstate.picked_for(first)
     here = {"index": picked, "position": urlstate.probe_for(first), "method": first.method, "data": first.entry.data}
     where = f"digit #{picked}" if picked is not None else "the probe's position"
-    cols = st.columns([1, 1, 3])
+    cols = st.columns([1, 1, 1])
     if cols[0].button(f"Set A to {where}", key="do_set_a"):
         st.session_state.ex_a = here
     if cols[1].button(f"Set B to {where}", key="do_set_b"):
