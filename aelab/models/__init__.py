@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
 from ..errors import ConfigError
@@ -13,6 +15,9 @@ from .options import Option
 from .sae import SAE
 from .vae import VAE
 
+# Every module in this folder is imported, so a new kind registers itself: adding one is adding its file.
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 KINDS = tuple(REGISTRY)
 
 
