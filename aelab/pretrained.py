@@ -17,6 +17,7 @@ from typing import Any
 from . import data, judge
 from ._files import atomic_write_json
 from .errors import CheckpointError
+from .models import KINDS
 from .runs import train_and_save
 from .train import TrainConfig
 
@@ -70,15 +71,48 @@ def default_dir() -> Path:
     return Path(os.environ.get("AELAB_PRETRAINED", Path(__file__).resolve().parent.parent / "pretrained"))
 
 
-def read_index(directory: Path | None = None) -> list[dict[str, Any]]:
-    """The manifest's model entries, each with ``path`` made absolute."""
+def read_index(directory: Path | None = None, problems: list[str] | None = None) -> list[dict[str, Any]]:
+    """The manifest's usable model entries, each with ``path`` made absolute.
+
+    A malformed entry (no name or path, a path leaving the folder, an unknown kind, a latent
+    size that is not a whole number) is skipped; why is appended to ``problems`` when given.
+    An unreadable manifest as a whole is a CheckpointError.
+    """
     directory = directory or default_dir()
     index_path = directory / INDEX_NAME
     try:
         entries = json.loads(index_path.read_text())["models"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        if not isinstance(entries, list):
+            raise TypeError("'models' is not a list")
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise CheckpointError(f"cannot read the pretrained manifest {index_path}: {exc}") from None
-    return [entry | {"path": str(directory / entry["path"])} for entry in entries]
+    usable = []
+    for i, entry in enumerate(entries):
+        problem = _entry_problem(entry)
+        if problem:
+            if problems is not None:
+                problems.append(f"entry {i + 1} of {index_path.name} {problem}; it was skipped")
+            continue
+        usable.append(entry | {"path": str(directory / entry["path"])})
+    return usable
+
+
+def _entry_problem(entry: Any) -> str | None:
+    if not isinstance(entry, dict):
+        return "is not an object"
+    for key in ("name", "path", "kind"):
+        if not isinstance(entry.get(key), str) or not entry[key]:
+            return f"has no {key}"
+    if Path(entry["path"]).is_absolute() or ".." in Path(entry["path"]).parts:
+        return "names a path outside the pretrained folder"
+    if entry["kind"] not in KINDS:
+        return f"has an unknown kind {entry['kind'][:20]!r}"
+    latent = entry.get("latent_dim")
+    if not isinstance(latent, int) or isinstance(latent, bool) or latent < 1:
+        return "has no valid latent_dim"
+    if not isinstance(entry.get("data", "mnist5k"), str) or not isinstance(entry.get("description", ""), str):
+        return "has a data or description that is not text"
+    return None
 
 
 def build_all(

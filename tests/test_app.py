@@ -74,3 +74,53 @@ def test_model_descriptions_are_shown_as_plain_text():
     assert "](" not in shown.replace("\\]\\(", "") and "\n" not in shown
     assert shown.startswith("nice model \\[log in\\]\\(http://evil") and "\\*bold\\*" in shown
     assert len(plain("x" * 10_000)) <= 200
+
+
+def test_the_server_never_sends_tracebacks_to_browsers():
+    """Issue 9: `client.showErrorDetails` was left at "full", so every crash showed its traceback and paths."""
+    import tomllib
+
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none"
+
+
+def test_a_manifest_entry_without_a_path_is_skipped_with_a_note(tmp_path, monkeypatch):
+    """Issue 9: an index.json entry without "path" gave a KeyError traceback on every page."""
+    shipped = pretrained.default_dir()
+    good = [dict(e, path=Path(e["path"]).name) for e in pretrained.read_index()]
+    raw = [*good, {"name": "pathless", "kind": "ae", "latent_dim": 2}, {"name": "up", "path": "../x", "kind": "ae",
+                                                                          "latent_dim": 2}, "junk"]
+    for entry in good:
+        (tmp_path / entry["path"]).symlink_to(shipped / entry["path"])
+    (tmp_path / pretrained.INDEX_NAME).write_text(json.dumps({"models": raw}))
+    monkeypatch.setenv("AELAB_PRETRAINED", str(tmp_path))
+    problems = []
+    assert [e["name"] for e in pretrained.read_index(tmp_path, problems)] == [e["name"] for e in good]
+    assert len(problems) == 3 and "has no path" in problems[0] and "outside" in problems[1]
+    for page in [p.path.relative_to(Path(APP).parent).as_posix() for p in pages.discover()]:
+        at = AppTest.from_file(APP, default_timeout=120).run()
+        at.switch_page(page).run()
+        assert not at.exception, page
+        if "training" not in page:
+            assert any("has no path" in w.value for w in at.warning), page
+
+
+def test_a_corrupt_shipped_model_leaves_the_compare_page_working(tmp_path, monkeypatch):
+    """Issue 9: one corrupt shipped model made the whole compare page fail."""
+    shipped = pretrained.default_dir()
+    entries = [dict(e, path=Path(e["path"]).name) for e in pretrained.read_index()]
+    for entry in entries:
+        if entry["name"] == "vae-2d-beta4":
+            (tmp_path / entry["path"]).mkdir()
+            (tmp_path / entry["path"] / "config.json").write_text("{not json")
+        else:
+            (tmp_path / entry["path"]).symlink_to(shipped / entry["path"])
+    (tmp_path / pretrained.INDEX_NAME).write_text(json.dumps({"models": entries}))
+    (tmp_path / pretrained.JUDGE_DIR).symlink_to(shipped / pretrained.JUDGE_DIR)
+    monkeypatch.setenv("AELAB_PRETRAINED", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("aelab/app/pages/vae_vs_ae.py").run()
+    assert not at.exception and not at.error
+    assert any("vae-2d-beta4 could not be loaded" in w.value.replace("\\", "") for w in at.warning)
+    assert 4.0 not in [float(b) for b in at.select_slider(key="cmp_beta_2").options]
+    assert at.get("bidi_component")  # the maps are there

@@ -674,3 +674,27 @@ def test_sigma_toggle_explains_itself_for_a_model_without_sigmas():
     assert data["map-ae-2d-latent"]["prior"] is None  # an AE has no prior
     notes = [c.value for c in at.caption if c.value.startswith("Sigma ellipses are for VAEs only")]
     assert len(notes) == 1  # under ae-2d, not under the VAE
+
+
+# ---- hostile links (issue 9) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", [
+    {"models": "[log in](http://evil.example),vae-2d"},
+    {"proj": "![x](http://evil.example/p.png)"},
+    {"probe": "[click](http://evil.example)"},
+    {"view": "<img src=http://evil.example/p.png>"},
+])
+def test_link_values_are_echoed_as_plain_text_not_markdown(query):
+    """A shared link must not place a link or a remote image in the app's own notice."""
+    at = _open(**query)
+    _ok(at)
+    [notice] = [w.value for w in at.warning if "evil" in w.value]
+    assert not re.search(r"(?<!\\)[\[\]()<>!*_`]", notice.split("evil", 1)[0][-40:] + notice.split("evil", 1)[1])
+
+
+def test_a_model_named_twice_in_a_link_is_shown_once():
+    """`?models=vae-2d,vae-2d` raised StreamlitDuplicateElementKey."""
+    at = _open(models="vae-2d,vae-2d,ae-2d")
+    _ok(at)
+    assert list(_maps(at)) == ["map-vae-2d-latent", "map-ae-2d-latent"]

@@ -10,6 +10,7 @@ import streamlit as st
 
 from .. import checkpoint, data, explore, pretrained
 from ..checkpoint import Checkpoint
+from ..errors import AelabError
 from ..models import model_class
 from ..train import configure_cpu
 
@@ -46,17 +47,23 @@ def available_models() -> list[ModelEntry]:
 
 
 def shipped_models() -> list[ModelEntry]:
-    """The pretrained models listed in pretrained/index.json."""
-    return _read_manifest(str(pretrained.default_dir()))
+    """The pretrained models listed in pretrained/index.json (malformed entries skipped)."""
+    return _read_manifest(str(pretrained.default_dir()))[0]
+
+
+def manifest_problems() -> list[str]:
+    """Why entries of pretrained/index.json were skipped, for a page to say."""
+    return _read_manifest(str(pretrained.default_dir()))[1]
 
 
 @st.cache_data(show_spinner=False)
-def _read_manifest(directory: str) -> list[ModelEntry]:
-    return [
-        ModelEntry(e["name"], e["path"], e["kind"], int(e["latent_dim"]), e.get("data", "mnist5k"),
-                   e.get("description", ""))
-        for e in pretrained.read_index(Path(directory))
+def _read_manifest(directory: str) -> tuple[list[ModelEntry], list[str]]:
+    problems: list[str] = []
+    entries = [
+        ModelEntry(e["name"], e["path"], e["kind"], e["latent_dim"], e.get("data", "mnist5k"), e.get("description", ""))
+        for e in pretrained.read_index(Path(directory), problems)
     ]
+    return entries, problems
 
 
 @st.cache_resource(show_spinner="Loading model...", max_entries=32)
@@ -87,6 +94,18 @@ def plain(text: str, limit: int = 200) -> str:
     text = " ".join(str(text).split())
     text = text if len(text) <= limit else text[: limit - 1] + "…"
     return "".join(f"\\{c}" if c in "\\`*_{}[]()<>#+-.!|~$" else c for c in text)
+
+
+def loadable(entries: list[ModelEntry]) -> tuple[list[ModelEntry], list[str]]:
+    """The entries whose model loads, and a sentence for each that does not (a corrupt folder, say)."""
+    ok, problems = [], []
+    for entry in entries:
+        try:
+            load_model(entry.path)
+            ok.append(entry)
+        except AelabError as exc:
+            problems.append(f"{entry.name} could not be loaded and is left out: {exc}")
+    return ok, problems
 
 
 def to_png_array(image: np.ndarray, scale: int = 8) -> np.ndarray:

@@ -20,6 +20,7 @@ from aelab import explore
 from aelab.app import resources
 from aelab.app.components.latent_map import new_report
 from aelab.app.maps import ModelMap
+from aelab.app.resources import plain
 
 FLAGS = {"manifold": "ex_manifold", "sigma": "ex_sigma", "prior": "ex_prior"}
 MAX_MODELS = 4
@@ -32,15 +33,17 @@ def restore(entries: dict[str, resources.ModelEntry]) -> None:
     st.session_state.ex_restored = True
     params = st.query_params
     notices: list[str] = []
-    asked = [n for n in params.get("models", "").split(",") if n]
-    dims = dict(zip(asked, params.get("dims", "").split(","), strict=False))  # paired before any is dropped
+    listed = [n for n in params.get("models", "").split(",") if n]
+    dims = dict(zip(listed, params.get("dims", "").split(","), strict=False))  # paired before any is dropped
+    asked = list(dict.fromkeys(listed))  # a model named twice is shown once
     unknown = [n for n in asked if n not in entries]
     names = [n for n in asked if n in entries]
     if unknown:
-        notices.append(f"The link names model(s) that are not available: {', '.join(unknown)}. "
+        notices.append(f"The link names model(s) that are not available: {plain(', '.join(unknown))}. "
                        "Showing the others, or the default model.")
     if len(names) > MAX_MODELS:
-        notices.append(f"At most {MAX_MODELS} models fit side by side; {', '.join(names[MAX_MODELS:])} left out.")
+        notices.append(f"At most {MAX_MODELS} models fit side by side; {plain(', '.join(names[MAX_MODELS:]))} "
+                       "left out.")
         names = names[:MAX_MODELS]
     changed = [n for n in names if dims.get(n) and dims[n] != str(entries[n].latent_dim)]
     if changed:
@@ -49,7 +52,7 @@ def restore(entries: dict[str, resources.ModelEntry]) -> None:
     st.session_state.ex_models = names or [_default_model(entries)]
     projection = params.get("proj", "pca")
     if projection not in ("pca", "umap"):
-        notices.append(f"Unknown projection {projection!r} in the link; using PCA.")
+        notices.append(f"Unknown projection {plain(repr(projection), 60)} in the link; using PCA.")
         projection = "pca"
     st.session_state.ex_projection = projection
     for flag, key in FLAGS.items():
@@ -67,7 +70,7 @@ def _url_value(params, name: str, parse, notices: list[str], changed: list[str])
         return None
     value = parse(text)
     if value is None:
-        notices.append(f"The link's {name} {text!r} is not valid; using the default.")
+        notices.append(f"The link's {name} {plain(repr(text), 60)} is not valid; using the default.")
     return value
 
 

@@ -26,7 +26,7 @@ def render() -> None:
     try:
         entries = {m.name: m for m in resources.available_models()}
     except AelabError as exc:
-        st.error(f"The shipped models could not be read: {exc}")
+        st.error(f"The shipped models could not be read: {resources.plain(str(exc), 600)}")
         return
     if not entries:
         st.warning("No models are available. Run `python -m aelab pretrained` to build them.")
@@ -38,10 +38,15 @@ def render() -> None:
         urlstate.forget_hidden([])
         st.info("Choose at least one model above.")
         return
-    try:
-        maps = [model_map(entries[name], st.session_state.ex_projection) for name in names]
-    except AelabError as exc:
-        st.error(f"A model could not be loaded: {exc}")
+    for problem in resources.manifest_problems():
+        st.warning(resources.plain(problem, 600))
+    maps = []
+    for name in names:  # a model that cannot be loaded is left out, with a note; the others are shown
+        try:
+            maps.append(model_map(entries[name], st.session_state.ex_projection))
+        except AelabError as exc:
+            st.error(f"{name} could not be loaded: {resources.plain(str(exc), 600)}")
+    if not maps:
         return
     urlstate.settle(maps)
     urlstate.take_reports(maps)
@@ -167,7 +172,8 @@ def _strip(m: ModelMap, steps: int) -> None:
     ends = [st.session_state.ex_a, st.session_state.ex_b]
     model = resources.load_model(m.entry.path).model
     if any(end["index"] is not None and end["data"] != m.entry.data for end in ends):
-        st.caption(f"{m.entry.name}: A or B is a digit of other data; this model was trained on {m.entry.data}.")
+        st.caption(f"{m.entry.name}: A or B is a digit of other data; this model was trained on "
+                   f"{resources.plain(m.entry.data, 80)}.")
         return
     if all(end["index"] is not None for end in ends):
         codes = [m.codes[end["index"]] for end in ends]  # the images' own codes, exact in any latent size

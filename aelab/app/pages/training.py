@@ -62,7 +62,7 @@ def _settings_form() -> None:
     try:
         settings = validate(REGISTRY[kind].options, settings, kind)
     except AelabError as exc:
-        st.error(f"These settings cannot be trained: {exc}.")
+        st.error(f"These settings cannot be trained: {resources.plain(str(exc), 600)}.")
         return
     default_name = REGISTRY[kind].default_name(settings)
     name = st.text_input("Name", key="tr_name", placeholder=default_name) or default_name
@@ -120,7 +120,7 @@ def _accept_dataset(upload) -> str | None:
     folder.mkdir(exist_ok=True)
     path = folder / f"{upload.file_id}{suffix}"
     if upload.size > data.UPLOAD_LIMITS.max_bytes:
-        st.error(f"{upload.name} is {upload.size / 2**20:.0f} MiB; uploads are limited to "
+        st.error(f"{resources.plain(upload.name, 80)} is {upload.size / 2**20:.0f} MiB; uploads are limited to "
                  f"{data.UPLOAD_LIMITS.max_bytes / 2**20:.0f} MiB.")
         return None
     atomic_write(path, upload.getvalue())
@@ -129,11 +129,12 @@ def _accept_dataset(upload) -> str | None:
         splits = resources.load_data(spec)
     except AelabError as exc:
         path.unlink(missing_ok=True)
-        st.error(f"{upload.name} cannot be used: {exc}")
+        st.error(f"{resources.plain(upload.name, 80)} cannot be used: {resources.plain(str(exc), 600)}")
         return None
     h, w = splits.train.image_shape
     how = splits.train.source or ("labelled" if splits.train.labels is not None else "no labels")
-    st.success(f"{upload.name}: {len(splits.train) + len(splits.val)} images of {h}x{w}; {how}.")
+    count = len(splits.train) + len(splits.val)
+    st.success(f"{resources.plain(upload.name, 80)}: {count} images of {h}x{w}; {resources.plain(how, 300)}.")
     known[upload.file_id] = spec
     return spec
 
@@ -144,7 +145,7 @@ def _start(kind: str, settings: dict, spec: str, fields: dict, name: str, data_n
         splits = resources.load_data(spec, config.seed)
         REGISTRY[kind](image_shape=splits.train.image_shape, **settings)  # validate before starting
     except AelabError as exc:
-        st.error(f"These settings cannot be trained: {exc}")
+        st.error(f"These settings cannot be trained: {resources.plain(str(exc), 600)}")
         return
     name = session.unique_name(name)
     job = TrainingJob(kind, settings, splits, config, session.session_dir() / "models" / name, data_note)
@@ -226,9 +227,9 @@ def _finished(job: TrainingJob) -> None:
         session.add(job.out, f"{job.description} (trained here)")
         job.registered = True
     if job.status == "diverged":
-        st.error(f"{job.message}" + (" The last good model was kept." if job.info else ""))
+        st.error(resources.plain(job.message, 600) + (" The last good model was kept." if job.info else ""))
     elif job.status == "failed" or job.info is None:
-        st.error(job.message or "Training produced no model.")
+        st.error(resources.plain(job.message, 600) or "Training produced no model.")
     else:
         stopped = " (stopped early: the best epoch so far was kept)" if job.status == "stopped" else ""
         st.success(f"Trained {job.out.name}{stopped}. It is now in the latent explorer's model picker.")
@@ -273,7 +274,7 @@ def _accept_model(upload) -> None:
     try:
         loaded = checkpoint.import_model(upload.getvalue(), session.session_dir() / "models" / name)
     except AelabError as exc:
-        st.error(f"{upload.name} was not loaded: {exc}")
+        st.error(f"{resources.plain(upload.name, 80)} was not loaded: {resources.plain(str(exc), 600)}")
         done[upload.file_id] = None
         return
     info = loaded.info

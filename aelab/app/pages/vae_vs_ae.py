@@ -40,14 +40,17 @@ def render() -> None:
         "seed; only the variational part differs. Drag the probe on either map: both follow."
     )
     try:
-        shipped = {e.name: e for e in resources.shipped_models()}
+        usable, problems = resources.loadable(resources.shipped_models())
+        for problem in resources.manifest_problems() + problems:  # one broken model does not take the page down
+            st.warning(resources.plain(problem, 600))
+        shipped = {e.name: e for e in usable}
         mode = st.radio("Models", ["shipped", "any"], key="cmp_mode", horizontal=True,
                         format_func=lambda m: {"shipped": "the shipped pair",
                                                "any": "choose any two (your trained or uploaded ones too)"}[m])
         pair = _choose_pair(shipped) if mode == "shipped" else _choose_any({e.name: e for e in
                                                                              resources.available_models()})
     except AelabError as exc:
-        st.error(f"The models could not be read: {exc}")
+        st.error(f"The models could not be read: {resources.plain(str(exc), 600)}")
         return
     if pair is None:
         if mode == "shipped":
