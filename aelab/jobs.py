@@ -8,6 +8,7 @@ are kept and saved either way.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -34,6 +35,14 @@ def plane(codes: np.ndarray) -> np.ndarray:
     return PCAProjection().fit(codes).transform(codes)
 
 
+MAX_RUNNING = int(os.environ.get("AELAB_MAX_TRAININGS", "2"))  # server-wide: each run takes one core
+_running = threading.BoundedSemaphore(MAX_RUNNING)
+
+
+class ServerBusy(AelabError):
+    """Every training slot of the server is taken."""
+
+
 class TrainingJob:
     """One training run in a background thread; its public attributes are safe to read while it runs."""
 
@@ -55,6 +64,10 @@ class TrainingJob:
         self._thread = threading.Thread(target=self._run, name=f"aelab-train-{out.name}", daemon=True)
 
     def start(self) -> TrainingJob:
+        """Start training in the background; ServerBusy when :data:`MAX_RUNNING` runs already train."""
+        if not _running.acquire(blocking=False):
+            raise ServerBusy(f"the server is already training {MAX_RUNNING} models, its limit (each takes one of "
+                             "its processor cores); try again when one of them has finished")
         self.started = time.monotonic()
         self.status = "running"
         self._thread.start()
@@ -97,6 +110,7 @@ class TrainingJob:
             self.status, self.message = "failed", f"training failed: {exc}"
         finally:
             self.finished = time.monotonic()
+            _running.release()
 
     @property
     def description(self) -> str:

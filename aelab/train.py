@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
-from .models import Autoencoder, Model, build
+from .models import Autoencoder, Model, build, check_size
 
 
 @dataclass
@@ -304,5 +304,7 @@ def train_model(
 
 def make_model(kind: str, model_config: dict[str, Any], image_shape: tuple[int, int], seed: int) -> Autoencoder:
     """A model of ``kind`` for images of ``image_shape``, initialised from ``seed``."""
+    config = {"image_shape": image_shape} | model_config
+    check_size(kind, **config)  # before anything is allocated
     torch.manual_seed(seed)
-    return build(kind, **({"image_shape": image_shape} | model_config))
+    return build(kind, **config)

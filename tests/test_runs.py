@@ -61,3 +61,38 @@ def test_collapse_is_measured_against_the_codes_own_scale():
     assert runs.collapsed(np.full((10, 2), 1e6) + np.arange(10)[:, None] * 1e-3)  # rounding at that scale
     assert not runs.collapsed(np.random.default_rng(0).normal(size=(10, 2)))
     assert runs.collapsed(np.array([[np.nan, 0.0], [1.0, 2.0]]))
+
+
+# ---- server-wide budgets (issue 9) ------------------------------------------------------------
+
+
+def test_a_huge_model_is_refused_before_anything_is_allocated(monkeypatch, tmp_path, splits):
+    """8 hidden layers of 8192 units made a 953M-parameter model (3.55 GiB) just to validate the settings."""
+    from aelab import models, train
+
+    monkeypatch.setattr(train, "build", lambda *a, **k: pytest.fail("built the model"))
+    huge = {"hidden": [8192] * 8, "latent_dim": 2}
+    assert models.parameter_count("ae", image_shape=(28, 28), **huge) > 900_000_000  # counted on the meta device
+    with pytest.raises(models.ConfigError, match="million parameters; models are limited to 20 million"):
+        runs.train_and_save("ae", huge, splits, FAST, tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def test_the_server_trains_a_bounded_number_of_models_at_once(splits, tmp_path):
+    from aelab import jobs
+
+    started = []
+    try:
+        for i in range(jobs.MAX_RUNNING):
+            started.append(jobs.TrainingJob("ae", SMALL, splits, TrainConfig(epochs=200), tmp_path / f"m{i}").start())
+        extra = jobs.TrainingJob("ae", SMALL, splits, TrainConfig(epochs=1), tmp_path / "extra")
+        with pytest.raises(jobs.ServerBusy, match=f"already training {jobs.MAX_RUNNING} models"):
+            extra.start()
+    finally:
+        for job in started:
+            job.stop()
+            job.join(60)
+    assert all(not job.running for job in started)
+    extra = jobs.TrainingJob("ae", SMALL, splits, TrainConfig(epochs=1), tmp_path / "later").start()  # a slot is free
+    extra.join(60)
+    assert extra.status == "completed"

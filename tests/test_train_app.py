@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -190,3 +191,69 @@ def test_a_diverging_run_is_caught_and_explained(at):
     assert not at.exception
     messages = " ".join(e.value for e in at.error)
     assert "diverged" in messages and "smaller learning rate" in messages
+
+
+# ---- uploaded models are untrusted (issue 9) ---------------------------------------------------
+
+
+def _model_zip(tmp_path, change, image_shape=(28, 28)) -> bytes:
+    """A tiny model's zip, its config edited by ``change`` (as a hostile student would)."""
+    import io
+    import json
+    import zipfile
+
+    torch.manual_seed(0)
+    folder = checkpoint.save(models.build("ae", image_shape=image_shape, latent_dim=2, hidden=[8]), tmp_path / "m",
+                             {"data": {"spec": "mnist5k"}, "description": "tiny"})
+    config = json.loads((folder / "config.json").read_text())
+    change(config)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("model.safetensors", (folder / "model.safetensors").read_bytes())
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("change", "note"), [
+    (lambda c: c.update(data={"spec": "npz:/etc/passwd"}), "does not read from an upload"),
+    (lambda c: c.update(data="npz:/etc/passwd"), "does not read from an upload"),
+    (lambda c: c.update(data={"spec": 12}), "does not read from an upload"),
+    (lambda c: c.update(data={"spec": "digits"}), "does not read from an upload"),  # 8x8 data for a 28x28 model
+    (lambda c: c.update(description=["not", "text"]), None),
+])
+def test_an_uploaded_config_never_names_the_data_it_is_shown_on(at, tmp_path, monkeypatch, change, note):
+    """Issue 9: `data.spec = "npz:/etc/passwd"` in an upload made the server read that path; a `data` that
+    was not a dict crashed the registration and left an unregistered folder."""
+    from aelab import data
+
+    real = data.load_splits
+    monkeypatch.setattr(data, "load_splits", lambda spec, **k: real(spec, **k) if spec in ("mnist5k", "digits")
+                        else pytest.fail(f"read {spec!r} from an upload's config"))
+    at.file_uploader(key="do_upload_model").upload("evil.zip", _model_zip(tmp_path, change), "application/zip").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    [entry] = at.session_state["session_models"]
+    assert entry.data == "mnist5k"  # the built-in data of its image size
+    message = " ".join(s.value for s in at.success).replace("\\", "")
+    assert ("Its config names other data" in message) == (note is not None)
+    at.switch_page("aelab/app/pages/explorer.py").run()
+    at.multiselect(key="ex_models").set_value([entry.name]).run()
+    assert not at.exception and at.get("bidi_component")  # it opens in the explorer
+
+
+def test_an_upload_with_no_data_of_its_size_is_refused_and_removed(at, tmp_path):
+    at.file_uploader(key="do_upload_model").upload("odd.zip", _model_zip(tmp_path, lambda c: None, (12, 12)),
+                                                   "application/zip").run()
+    assert not at.exception
+    assert any("12x12" in e.value for e in at.error)
+    assert "session_models" not in at.session_state or not at.session_state["session_models"]
+    folders = list((tmp_path / "sessions").glob("*/models/*"))
+    assert not folders  # nothing of it stays on the server
+
+
+def test_the_page_states_the_size_limits_and_refuses_a_huge_model(at):
+    """Issue 9: the Train page built a 953M-parameter model (3.55 GiB) to validate 8 layers of 8192 units."""
+    assert any("parameters (weights); the server trains models of up to 20 million" in c.value for c in at.caption)
+    at.text_input(key="tr_hidden").set_value(",".join(["8192"] * 8)).run()
+    assert not at.exception
+    assert any("million parameters; models are limited to 20 million" in e.value.replace("\\", "") for e in at.error)
+    assert "train_job" not in at.session_state

@@ -72,9 +72,26 @@ def load_model(path: str) -> Checkpoint:
     return checkpoint.load(path)
 
 
-@st.cache_resource(show_spinner="Loading data...", max_entries=8)
+BUILT_IN_SPECS = ("mnist5k", "digits")
+UPLOADS_IN_MEMORY = 3  # server-wide: uploaded data sets held decoded at once (each at most 256 MiB of pixels)
+
+
 def load_data(spec: str, seed: int = 0) -> data.Splits:
-    """A data set's deterministic train/validation split, shared by every session."""
+    """A data set's deterministic train/validation split, shared by every session.
+
+    The built-in sets stay in memory; uploaded ones share a few places, the least recently
+    used giving way (it is read again from its file when next needed).
+    """
+    return (_load_built_in if spec in BUILT_IN_SPECS else _load_upload)(spec, seed)
+
+
+@st.cache_resource(show_spinner="Loading data...", max_entries=2 * len(BUILT_IN_SPECS))
+def _load_built_in(spec: str, seed: int) -> data.Splits:
+    return data.load_splits(spec, seed=seed)
+
+
+@st.cache_resource(show_spinner="Loading data...", max_entries=UPLOADS_IN_MEMORY)
+def _load_upload(spec: str, seed: int) -> data.Splits:
     return data.load_splits(spec, seed=seed)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from .. import checkpoint, data
+from ..errors import AelabError
 from . import resources
 
 MAX_AGE_DAYS = 7  # session folders untouched this long are removed when a new session starts
@@ -58,11 +59,42 @@ def unique_name(wanted: str) -> str:
 
 
 def add(folder: Path, description: str) -> resources.ModelEntry:
-    """Register a saved model folder (already validated) as one of this session's models."""
+    """Register a model folder this session trained (its config was written here) as one of its models."""
     info = checkpoint.read_config(folder)
-    entry = resources.ModelEntry(
-        name=folder.name, path=str(folder), kind=info["kind"], latent_dim=int(info["model"]["latent_dim"]),
-        data=info.get("data", {}).get("spec", "mnist5k"), description=description,
-    )
+    return _register(folder, info["kind"], int(info["model"]["latent_dim"]), info["data"]["spec"], description)
+
+
+def add_upload(loaded: checkpoint.Checkpoint) -> tuple[resources.ModelEntry, str]:
+    """Register an uploaded model (already validated by checkpoint.import_model); returns the entry and
+    a sentence on the data it is shown on.
+
+    An upload's config is untrusted: its data spec could name any file on the server. It is
+    never read: the model is shown on the built-in data set with its image size (the one its
+    config names, when that is built in). Without one, AelabError, and the caller removes it.
+    """
+    model, info = loaded.model, loaded.info
+    raw = info.get("data")
+    named = raw.get("spec") if isinstance(raw, dict) else raw
+    fits = [spec for spec, shape in BUILT_IN_SHAPES.items() if shape == tuple(model.image_shape)]
+    if not fits:
+        h, w = model.image_shape
+        raise AelabError(f"it works on {h}x{w} images, and aelab has no data of that size to show it on "
+                         f"(built in: {', '.join(f'{a}x{b}' for a, b in BUILT_IN_SHAPES.values())}). Train it "
+                         "here on your own images instead")
+    spec = named if named in fits else fits[0]
+    note = "" if named in (spec, None) else (f"Its config names other data ({resources.plain(str(named), 60)}), "
+                                             f"which aelab does not read from an upload; it is shown on {spec}.")
+    text = info.get("description")
+    description = text[:200] if isinstance(text, str) and text.strip() else model.describe()
+    entry = _register(loaded.path, info["kind"], model.latent_dim, spec, f"{description} (uploaded)")
+    return entry, note
+
+
+BUILT_IN_SHAPES = {"mnist5k": (28, 28), "digits": (8, 8)}  # the data sets every server has, by image size
+
+
+def _register(folder: Path, kind: str, latent_dim: int, spec: str, description: str) -> resources.ModelEntry:
+    entry = resources.ModelEntry(name=folder.name, path=str(folder), kind=kind, latent_dim=latent_dim, data=spec,
+                                 description=description)
     st.session_state.session_models = [*models(), entry]
     return entry

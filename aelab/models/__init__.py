@@ -6,6 +6,8 @@ import importlib
 import pkgutil
 from typing import Any
 
+import torch
+
 from ..errors import ConfigError
 from .ae import AE
 from .base import ALL_MODELS, REGISTRY, SHARED_OPTIONS, Autoencoder, Model
@@ -24,6 +26,25 @@ KINDS = tuple(REGISTRY)
 def build(kind: str, /, **config: Any) -> Autoencoder:
     """Build a model of the given kind from its config (the constructor's arguments)."""
     return model_class(kind)(**config)
+
+
+MAX_PARAMETERS = 20_000_000  # per model, server-wide: 80 MB of weights, about 320 MB while Adam trains it
+
+
+def parameter_count(kind: str, /, **config: Any) -> int:
+    """How many weights a model with this config has, counted without allocating any (on torch's meta device)."""
+    with torch.device("meta"):
+        return sum(p.numel() for p in model_class(kind)(**config).parameters())
+
+
+def check_size(kind: str, /, **config: Any) -> int:
+    """The parameter count, or ConfigError when it is over :data:`MAX_PARAMETERS`."""
+    count = parameter_count(kind, **config)
+    if count > MAX_PARAMETERS:
+        raise ConfigError(f"this {kind} model would have {count / 1e6:,.1f} million parameters; models are limited "
+                          f"to {MAX_PARAMETERS / 1e6:g} million (use fewer or narrower hidden layers, or a smaller "
+                          "latent size)")
+    return count
 
 
 def model_class(kind: str) -> type[Autoencoder]:
@@ -50,5 +71,6 @@ def all_options() -> dict[str, Option]:
     return found
 
 
-__all__ = ["AE", "ALL_MODELS", "DAE", "SAE", "VAE", "Autoencoder", "Judge", "KINDS", "Model", "REGISTRY",
-           "SHARED_OPTIONS", "Option", "all_options", "build", "build_any", "model_class"]
+__all__ = ["AE", "ALL_MODELS", "DAE", "KINDS", "MAX_PARAMETERS", "REGISTRY", "SAE", "SHARED_OPTIONS", "VAE",
+           "Autoencoder", "ConfigError", "Judge", "Model", "Option", "all_options", "build", "build_any", "check_size",
+           "model_class", "parameter_count"]

@@ -8,16 +8,18 @@ saved in this session's own folder and joins the model pickers of the other page
 
 from __future__ import annotations
 
+import shutil
+
 import plotly.graph_objects as go
 import streamlit as st
 
-from aelab import checkpoint, data
+from aelab import checkpoint, data, jobs
 from aelab._files import MiB, atomic_write
 from aelab.app import resources, session, widgets
 from aelab.app.pages import Page
 from aelab.errors import AelabError
 from aelab.jobs import TrainingJob
-from aelab.models import KINDS, REGISTRY, SHARED_OPTIONS
+from aelab.models import KINDS, MAX_PARAMETERS, REGISTRY, SHARED_OPTIONS, check_size
 from aelab.models.options import validate
 from aelab.train import TrainConfig
 
@@ -61,9 +63,14 @@ def _settings_form() -> None:
     spec, data_note = _data_choice()
     try:
         settings = validate(REGISTRY[kind].options, settings, kind)
+        shape = session.BUILT_IN_SHAPES.get(spec) or (resources.load_data(spec).train.image_shape if spec else None)
+        count = check_size(kind, image_shape=shape, **settings) if shape else None
     except AelabError as exc:
         st.error(f"These settings cannot be trained: {resources.plain(str(exc), 600)}.")
         return
+    if count is not None:
+        st.caption(f"This model has {count:,} parameters (weights); the server trains models of up to "
+                   f"{MAX_PARAMETERS / 1e6:g} million, and at most {jobs.MAX_RUNNING} at a time.")
     default_name = REGISTRY[kind].default_name(settings)
     name = st.text_input("Name", key="tr_name", placeholder=default_name) or default_name
     if st.button("Train", type="primary", key="do_train", disabled=spec is None):
@@ -143,13 +150,16 @@ def _start(kind: str, settings: dict, spec: str, fields: dict, name: str, data_n
     try:
         config = TrainConfig(**fields)
         splits = resources.load_data(spec, config.seed)
-        REGISTRY[kind](image_shape=splits.train.image_shape, **settings)  # validate before starting
+        check_size(kind, image_shape=splits.train.image_shape, **settings)  # counted, not allocated
+        name = session.unique_name(name)
+        job = TrainingJob(kind, settings, splits, config, session.session_dir() / "models" / name, data_note)
+        st.session_state.train_job = job.start()
+    except jobs.ServerBusy as exc:
+        st.warning(f"Not started: {resources.plain(str(exc), 300)}.")
+        return
     except AelabError as exc:
         st.error(f"These settings cannot be trained: {resources.plain(str(exc), 600)}")
         return
-    name = session.unique_name(name)
-    job = TrainingJob(kind, settings, splits, config, session.session_dir() / "models" / name, data_note)
-    st.session_state.train_job = job.start()
     st.rerun()
 
 
@@ -271,17 +281,19 @@ def _accept_model(upload) -> None:
     if upload.file_id in done:
         return
     name = session.unique_name(upload.name.rsplit(".", 1)[0])
+    folder = session.session_dir() / "models" / name
     try:
-        loaded = checkpoint.import_model(upload.getvalue(), session.session_dir() / "models" / name)
+        loaded = checkpoint.import_model(upload.getvalue(), folder)
+        entry, note = session.add_upload(loaded)
     except AelabError as exc:
+        if folder.is_dir():  # installed, but it cannot be shown: nothing of it stays
+            shutil.rmtree(folder, ignore_errors=True)
         st.error(f"{resources.plain(upload.name, 80)} was not loaded: {resources.plain(str(exc), 600)}")
         done[upload.file_id] = None
         return
-    info = loaded.info
-    description = info.get("description") or f"{info['kind'].upper()}, {info['model']['latent_dim']}-D"
-    session.add(loaded.path, f"{description} (uploaded)")
     done[upload.file_id] = name
-    st.success(f"Loaded {name}: {resources.plain(description)}. It is now in the explorer's model picker.")
+    st.success(f"Loaded {name}: {resources.plain(entry.description)}. It is now in the explorer's model picker."
+               + (f" {note}" if note else ""))
 
 
 if __name__ == "__main__":  # run by Streamlit as a page
