@@ -71,8 +71,9 @@ def test_model_descriptions_are_shown_as_plain_text():
     from aelab.app.resources import plain
 
     shown = plain("nice model [log in](http://evil.example) ![x](http://evil.example/p.png) *bold*\n# head")
-    assert "](" not in shown.replace("\\]\\(", "") and "\n" not in shown
-    assert shown.startswith("nice model \\[log in\\]\\(http://evil") and "\\*bold\\*" in shown
+    assert not re.search(r"(?<!\\)[\[\]()!*#]", shown) and "\n" not in shown  # every markdown character escaped
+    assert "http://" not in shown and "http\\:\u2060//" in shown  # no autolink either
+    assert shown.replace("\\", "").replace("\u2060", "").startswith("nice model [log in](http://evil.example)")
     assert len(plain("x" * 10_000)) <= 200
 
 

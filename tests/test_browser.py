@@ -385,6 +385,18 @@ def test_bad_links_show_a_message_and_a_default_view(page):
     assert all(np.isfinite(probe))
 
 
+def test_a_hostile_link_shows_plain_text_and_no_traceback(page):
+    """Issue 9: link values were rendered as markdown (a phishing link, a remote image in the app's own
+    notice), and `?models=vae-2d,vae-2d` crashed with a traceback (duplicate element key)."""
+    page.open_app("?models=vae-2d,vae-2d,[log%20in](http://evil.example)&proj=![x](http://evil.example/p.png)")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    alerts = page.locator('[data-testid="stAlert"]')
+    assert alerts.locator("a, img").count() == 0  # no link, no remote image, inside any notice
+    texts = " ".join(alerts.all_inner_texts()).replace("\u2060", "")  # the word joiner that stops autolinks
+    assert "[log in](http://evil.example)" in texts and "![x](http://evil.example/p.png)" in texts  # shown as typed
+    assert page.evaluate("() => window.__aelabMaps.filter(m => m.root.isConnected).length") == 1
+
+
 def test_compare_page_links_the_two_maps_by_digit(browser_page, app_url):
     """Dragging the AE's probe moves the VAE's probe onto its own code of the digit nearest the AE's probe."""
     browser_page.goto(f"{app_url}/compare")

@@ -106,11 +106,18 @@ def encoded(path: str, spec: str) -> tuple[np.ndarray, np.ndarray | None, np.nda
 
 
 def plain(text: str, limit: int = 200) -> str:
-    """Text from a model's config (an upload's, say) made safe to show as markdown: every markdown
-    character escaped, one line, at most ``limit`` characters."""
+    """Text from outside (a link, a file name, an upload's config) made safe to show as markdown: one
+    line, at most ``limit`` characters, every markdown character escaped, and web and mail addresses
+    broken with an invisible word joiner so they are not turned into links."""
     text = " ".join(str(text).split())
     text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return "".join(f"\\{c}" if c in "\\`*_{}[]()<>#+-.!|~$" else c for c in text)
+    for trigger in ("://", "www.", "@"):
+        text = text.replace(trigger, trigger[0] + _WORD_JOINER + trigger[1:])
+    return "".join(f"\\{c}" if c in _MARKDOWN else c for c in text)
+
+
+_WORD_JOINER = "\u2060"  # invisible; stops GitHub-flavoured markdown from linking "http://..." and "a@b.c"
+_MARKDOWN = "\\`*_{}[]()<>#+-.!|~$:"
 
 
 def loadable(entries: list[ModelEntry]) -> tuple[list[ModelEntry], list[str]]:
