@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from aelab import checkpoint, models
