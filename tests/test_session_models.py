@@ -87,3 +87,26 @@ def test_old_session_folders_are_pruned_and_recent_ones_kept(tmp_path):
     assert session.prune(tmp_path) == [old]
     assert not old.exists() and (recent / "models" / "config.json").exists()
     assert session.prune(tmp_path / "missing") == []
+
+
+def test_a_new_session_cleans_what_interrupted_saves_left(tmp_path):
+    """Issue 9: hidden staging folders of interrupted saves were never cleaned up."""
+    import os
+    import time
+
+    from aelab.app import session
+
+    models = tmp_path / "abc" / "models"
+    (models / "keep").mkdir(parents=True)
+    stale = [models / ".keep.tmp-x1y2z3w4", models / ".keep.old-1234abcd"]
+    fresh = models / ".other.tmp-inprogre"
+    for folder in [*stale, fresh]:
+        folder.mkdir()
+        (folder / "config.json").write_text("{}")
+    hour_ago = time.time() - 3600
+    for folder in stale:
+        for path in (folder / "config.json", folder):
+            os.utime(path, (hour_ago, hour_ago))
+    session.prune(tmp_path)
+    assert not any(p.exists() for p in stale)
+    assert fresh.exists() and (models / "keep").exists()  # a save in progress, and the model, are left alone

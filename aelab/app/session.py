@@ -15,6 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from .. import checkpoint, data
+from .._files import clean_leftovers
 from ..errors import AelabError
 from . import resources
 
@@ -33,9 +34,12 @@ def session_dir() -> Path:
 
 
 def prune(root: Path, max_age_days: float = MAX_AGE_DAYS) -> list[Path]:
-    """Remove session folders whose contents have not changed for ``max_age_days``; returns them."""
+    """Remove session folders whose contents have not changed for ``max_age_days``, and what
+    interrupted saves left in the others' model folders; returns the session folders removed."""
     cutoff = time.time() - max_age_days * 86400
     removed = []
+    for models_folder in root.glob("*/models") if root.is_dir() else []:
+        clean_leftovers(models_folder)  # hidden half-saved folders older than a few minutes
     for folder in root.glob("*") if root.is_dir() else []:
         newest = max((p.stat().st_mtime for p in folder.rglob("*")), default=folder.stat().st_mtime)
         if folder.is_dir() and newest < cutoff:

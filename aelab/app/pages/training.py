@@ -112,6 +112,10 @@ def _data_choice() -> tuple[str | None, str]:
     upload = st.file_uploader("Images: an .npz with an `images` array (N x H x W, optional `labels`), or a .zip "
                               "of PNG files (optionally one folder per label)", type=["npz", "zip"],
                               key="do_upload_data", max_upload_size=data.UPLOAD_LIMITS.max_bytes // MiB)
+    limits = data.UPLOAD_LIMITS
+    st.caption(f"Up to {limits.max_images:,} images of at most {limits.max_side}x{limits.max_side} pixels, "
+               f"{limits.max_pixel_bytes // MiB} MiB once read; the server keeps {resources.UPLOADS_IN_MEMORY} "
+               "uploaded data sets in memory at a time and reads the others again from their files when needed.")
     if upload is None:
         return None, ""
     return _accept_dataset(upload), upload.name
