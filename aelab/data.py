@@ -1,23 +1,32 @@
 """Image data sets and readers: bundled MNIST/digits, MNIST-format IDX folders, uploads, splits.
 
 Knows nothing of models: everything here is numpy arrays of shape (N, H, W) in [0, 1].
+Every reader of a file a user names (`read_idx`, `load_idx_folder`, `read_npz_images`,
+`read_image_zip`) raises DataError and nothing else, with a message naming the file: its
+own specific messages, and under them `aelab._files.reader_boundary` for whatever a
+library raises. Sizes are checked from headers before anything is allocated.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gzip
+import math
 import os
+import struct
 import warnings
 import zipfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import platformdirs
 
-from aelab._files import atomic_write
+from aelab._files import atomic_write, human_size, reader_boundary
 from aelab.errors import DataError
 from aelab.uploads import UPLOAD_LIMITS, UploadLimits, image_zip_arrays, npz_arrays
 
@@ -33,6 +42,11 @@ _MNIST5K_CACHE_NAME = "mnist5k-v1.npz"
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _IDX_MAX_DIMS = 4
 _GZIP_MAGIC = b"\x1f\x8b"
+# The most data one IDX file may declare. The largest MNIST-format set, EMNIST ByClass, has
+# 547 MB of training images; a header declaring more is refused before anything is read.
+IDX_MAX_BYTES = 2**30
+_IDX_HOW_TO = ("Check that it is an MNIST-format IDX file (plain or gzipped), e.g. train-images-idx3-ubyte.gz "
+               "as downloaded")
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: arrays have no single truth value
@@ -251,25 +265,75 @@ def sklearn_digits() -> ImageSet:
     return ImageSet(images, digits.target.astype(np.int64), "digits")
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (plain or gzipped) into a native-endian numpy array."""
+@reader_boundary(DataError, lambda path, *args, **kwargs: f"The IDX file {path}", _IDX_HOW_TO)
+def read_idx(path: Path, *, max_bytes: int = IDX_MAX_BYTES) -> np.ndarray:
+    """Read an IDX file (plain or gzipped) into a native-endian numpy array.
+
+    The header is read first, the data size computed from it (Python integers: no
+    overflow) and checked against ``max_bytes`` before anything is allocated; then at most
+    one byte more than the header declares is read (decompressed), however much the file
+    holds. Any problem is a DataError naming the file.
+    """
     path = Path(path)
-    raw = _read_bytes(path)
-    dtype, shape = _idx_header(path, raw)
-    header_size = 4 + 4 * len(shape)
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    found = len(raw) - header_size
-    if found != expected:
-        problem = "truncated" if found < expected else "has trailing bytes"
-        raise DataError(
-            f"{path}: IDX data {problem}: shape {shape} needs {expected} bytes, found {found}"
-        )
-    data = np.frombuffer(raw, dtype=dtype, offset=header_size).reshape(shape)
+    with _idx_stream(path) as (f, gzipped):
+        try:
+            dtype, shape = _idx_header(path, f)
+            header_size = 4 + 4 * len(shape)
+            expected = math.prod(shape) * dtype.itemsize
+            if expected > max_bytes:
+                raise DataError(f"{path}: the IDX header declares shape {shape}, {human_size(expected)} of data; "
+                                f"aelab reads IDX files of at most {human_size(max_bytes)}")
+            if not gzipped:
+                _check_idx_size(path, shape, expected, path.stat().st_size - header_size)
+            raw = _read_up_to(f, expected + 1)
+        except (OSError, EOFError, zlib.error) as err:
+            if not gzipped:
+                raise DataError(f"cannot read IDX file {path}: {getattr(err, 'strerror', None) or err}") from None
+            raise DataError(f"{path}: corrupted gzip data ({err})") from None
+    _check_idx_size(path, shape, expected, len(raw), at_least=len(raw) > expected)
+    data = np.frombuffer(raw, dtype=dtype, count=math.prod(shape)).reshape(shape)
     return data.astype(dtype.newbyteorder("="))
 
 
-def _idx_header(path: Path, raw: bytes) -> tuple[np.dtype, tuple[int, ...]]:
+def _check_idx_size(path: Path, shape: tuple[int, ...], expected: int, found: int, *, at_least: bool = False) -> None:
+    if found != expected:
+        problem = "truncated" if found < expected else "has trailing bytes"
+        got = f"more than {expected}" if at_least else f"{found}"
+        raise DataError(f"{path}: IDX data {problem}: shape {shape} needs {expected} bytes, found {got}")
+
+
+def _read_up_to(f: BinaryIO, n: int) -> bytearray:
+    """At most ``n`` bytes, read a chunk at a time: memory follows the data there is, not the ``n``
+    a header declares (``f.read(n)`` would allocate ``n`` bytes at once)."""
+    out = bytearray()
+    while len(out) < n:
+        chunk = f.read(min(n - len(out), 2**20))
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+@contextmanager
+def _idx_stream(path: Path) -> Iterator[tuple[BinaryIO, bool]]:
+    """The file's bytes as a stream, decompressed when it starts with the gzip magic; and whether it was."""
+    try:
+        file = path.open("rb")
+    except OSError as err:
+        raise DataError(f"cannot read IDX file {path}: {err.strerror or err}") from None
+    with file:
+        gzipped = file.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
+        file.seek(0)
+        if not gzipped:
+            yield file, False
+            return
+        with gzip.GzipFile(fileobj=file, mode="rb") as unpacked:
+            yield unpacked, True
+
+
+def _idx_header(path: Path, f: BinaryIO) -> tuple[np.dtype, tuple[int, ...]]:
     """Parse an IDX header: magic 0x0000, type code, dimension count, uint32 sizes."""
+    raw = f.read(4)
     if len(raw) < 4:
         raise DataError(f"{path}: truncated IDX header: expected 4 bytes, found {len(raw)}")
     if raw[0:2] != b"\x00\x00":
@@ -283,30 +347,18 @@ def _idx_header(path: Path, raw: bytes) -> tuple[np.dtype, tuple[int, ...]]:
         raise DataError(f"{path}: unsupported IDX type code 0x{type_code:02X} (known: {known})")
     if not 1 <= ndim <= _IDX_MAX_DIMS:
         raise DataError(f"{path}: IDX file has {ndim} dimensions; expected 1 to {_IDX_MAX_DIMS}")
-    if len(raw) < 4 + 4 * ndim:
+    sizes = f.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise DataError(
-            f"{path}: truncated IDX header: expected {4 + 4 * ndim} bytes, found {len(raw)}"
+            f"{path}: truncated IDX header: expected {4 + 4 * ndim} bytes, found {4 + len(sizes)}"
         )
-    shape = tuple(int(size) for size in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    shape = struct.unpack(f">{ndim}I", sizes)  # Python ints
     return np.dtype(_IDX_DTYPES[type_code]), shape
 
 
-def _read_bytes(path: Path) -> bytes:
-    """Return the file's bytes, decompressed when it starts with the gzip magic."""
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise DataError(f"cannot read IDX file {path}: {err.strerror or err}") from err
-    if not raw.startswith(_GZIP_MAGIC):
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as err:
-        raise DataError(f"{path}: corrupted gzip data ({err})") from err
-
-
+@reader_boundary(DataError, lambda path, *args, **kwargs: f"The IDX folder {path}", _IDX_HOW_TO)
 def load_idx_folder(path: Path) -> tuple[ImageSet, ImageSet | None]:
-    """Load a folder of MNIST-format IDX files as (train, t10k test or None)."""
+    """Load a folder of MNIST-format IDX files as (train, t10k test or None); any problem is a DataError."""
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise DataError(f"IDX folder not found: {folder}")
@@ -352,9 +404,13 @@ def _load_idx_pair(folder: Path, prefix: str, name: str) -> ImageSet | None:
 
 
 def _idx_images(path: Path, data: np.ndarray) -> np.ndarray:
-    """Check IDX image data is (N, H, W) and scale it to float32 in [0, 1]."""
+    """Check IDX image data is (N, H, W), none of them zero, and scale it to float32 in [0, 1]."""
     if data.ndim != 3:
         raise DataError(f"{path}: images must be 3-D (N, H, W), found shape {data.shape}")
+    if 0 in data.shape:
+        n, h, w = data.shape
+        raise DataError(f"{path}: holds {n} images of {h}x{w} pixels; an IDX data set needs at least one "
+                        "image of at least 1x1 pixels")
     if data.dtype == np.uint8:
         return data.astype(np.float32) / 255.0
     if data.dtype.kind != "f":

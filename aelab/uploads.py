@@ -1,10 +1,15 @@
 """Readers for image data sets that users upload: bounded, validated, never unpickled.
 
 An upload is untrusted. Every size is checked against `UploadLimits` before anything is
-decompressed, NumPy files are read with ``allow_pickle=False``, image headers are checked
-before their pixels are decoded, and every failure is a DataError that names the file and
-says what is wrong. Both readers return ``(images, labels)``: images (N, H, W) float32 in
-[0, 1], labels (N,) int64 or None; `aelab.data` wraps them into an ImageSet.
+decompressed or allocated (the entry count from the zip's end records, the declared
+unpacked size, each array's .npy header, each image's header), only stored and deflate
+zip members are read, NumPy arrays are read by aelab itself from their headers (never
+unpickled), and pixels are converted a few megabytes at a time into the one float32
+array that is returned, so an upload costs about that array. Every failure is a
+DataError that names the file and says what is wrong: the readers' specific messages,
+and under them `aelab._files.reader_boundary` for anything a library raises. Both
+readers return ``(images, labels)``: images (N, H, W) float32 in [0, 1], labels (N,)
+int64 or None; `aelab.data` wraps them into an ImageSet.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import math
 import re
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -21,12 +27,24 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from aelab._files import MiB, human_size, read_member, zip_members
+from aelab._files import (
+    MiB,
+    check_readable,
+    human_size,
+    ignored_member,
+    open_member,
+    open_zip,
+    read_member,
+    reader_boundary,
+    scrub,
+    zip_members,
+)
 from aelab.errors import DataError
 
 IMAGE_KEYS = ("images", "x", "X", "x_train")  # the first one present holds the images
 LABEL_KEYS = ("labels", "y", "y_train")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+MAX_LABEL = 2**31 - 1  # labels are whole numbers with |label| <= MAX_LABEL (class names are numbered)
 _PILLOW_FORMATS = ("PNG", "JPEG")  # never others: EPS, for one, would run Ghostscript on the upload
 # ITU-R BT.601 luma, the weights Pillow's convert("L") uses; alpha is ignored
 _LUMINANCE = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -34,26 +52,38 @@ _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members, an empty zip
 _NPZ_MAX_ARRAYS = 64  # an .npz holds a handful of arrays; thousands of entries is not a data set
 _ZIP_EXTRA_ENTRIES = 1000  # folders and dotfiles beside the images (macOS adds one __MACOSX/ file per image)
+_MAX_IMAGE_BYTES = 4 * MiB  # one image file in a zip: a 64x64 PNG or JPEG is a few kilobytes
+_MAX_LABEL_BYTES = 1024  # one label: a number, or a class name of at most 256 characters
+_CHUNK_BYTES = 8 * MiB  # pixels are read and converted in chunks of about this many bytes (as float32)
 _SMALLER = "store the images as uint8 (0..255) to make them 4 to 8 times smaller"
 _NPZ_HOW_TO = "make one with numpy.savez_compressed('data.npz', images=images, labels=labels)"
+_ZIP_HOW_TO = "Zip a folder of PNG or JPEG images (one folder per label, or none) and upload that zip"
 _LOOKS_LIKE = {b"\x80": "a Python pickle", b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image",
                b"\x1f\x8b": "a gzip file", _NPY_MAGIC: "a .npy array"}
 
 
 @dataclass(frozen=True)
 class UploadLimits:
-    """Bounds on an uploaded data set, checked before anything is decompressed."""
+    """Bounds on an uploaded data set, checked before anything is decompressed or allocated."""
 
     max_bytes: int = 64 * MiB  # the uploaded file itself
     max_images: int = 70_000  # MNIST's train and test sets together
     min_images: int = 20  # fewer cannot give both a training and a validation set worth the name
     max_side: int = 64  # pixels; the models are MLPs on every pixel, so larger images are slow
     max_unpacked_bytes: int = 256 * MiB  # a zip's or an .npz's contents, decompressed
+    # the images once read, as float32 (N * H * W * 4 bytes), which is what an upload costs
+    # in memory: all of MNIST (70,000 of 28x28) is 209 MiB; 70,000 of 64x64 would be 1.1 GiB
+    max_pixel_bytes: int = 256 * MiB
 
 
 UPLOAD_LIMITS = UploadLimits()
 
 
+def _label(path: Path, label: str, *args, **kwargs) -> str:
+    return label
+
+
+@reader_boundary(DataError, _label, f"Check that it is a NumPy .npz file; {_NPZ_HOW_TO}")
 def npz_arrays(path: Path, label: str, limits: UploadLimits) -> tuple[np.ndarray, np.ndarray | None, str]:
     """Read images and optional labels from a NumPy .npz file (or a single .npy array).
 
@@ -64,40 +94,31 @@ def npz_arrays(path: Path, label: str, limits: UploadLimits) -> tuple[np.ndarray
     head = _check_file(path, label, limits)
     if not head.startswith((*_ZIP_MAGICS, _NPY_MAGIC)):
         raise DataError(f"{label} is not a NumPy .npz file{_looks_like(head)}; {_NPZ_HOW_TO}")
-    _check_npz_headers(path, head, label, limits)
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if isinstance(loaded, np.ndarray):  # a .npy file: one array, no labels
-            arrays = {"the array": loaded}
-            images_key, labels_key = "the array", None
-        else:
-            with loaded:
-                images_key, labels_key = _pick_keys(loaded.files, label)
-                arrays = {key: _read_array(loaded, key, label) for key in (images_key, labels_key) if key}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError) as exc:
-        raise DataError(f"{label} is damaged or not a NumPy .npz file ({exc}); {_NPZ_HOW_TO}") from None
-    images = _unit_grey(arrays[images_key], f"{label}: the image array '{images_key}'", limits)
-    source = f"images from {_array_name(images_key)}"
-    if labels_key is None:
-        return images, None, f"{source}, no labels (no array named {' or '.join(map(repr, LABEL_KEYS))})"
-    labels = _labels(arrays[labels_key], len(images), f"{label}: the label array '{labels_key}'")
-    return images, labels, f"{source}, labels from {_array_name(labels_key)}"
+    if head.startswith(_NPY_MAGIC):  # a .npy file: one array, no labels
+        with path.open("rb") as f:
+            images = _read_images(f, path.stat().st_size, "the array", label, limits)
+        return images, None, "images from the array, no labels"
+    with open_zip(path, label, max_entries=_NPZ_MAX_ARRAYS, error=DataError,
+                  what="entries (a data set .npz holds a few arrays)") as archive:
+        members = _npz_members(archive, label, limits)
+        images_key, labels_key = _pick_keys(list(members), label)
+        with _open_array(archive, members[images_key], label) as f:
+            images = _read_images(f, members[images_key].file_size, images_key, label, limits)
+        source = f"images from the array {images_key!r}"
+        if labels_key is None:
+            return images, None, f"{source}, no labels (no array named {' or '.join(map(repr, LABEL_KEYS))})"
+        with _open_array(archive, members[labels_key], label) as f:
+            labels = _read_labels(f, members[labels_key].file_size, labels_key, len(images), label, limits)
+    return images, labels, f"{source}, labels from the array {labels_key!r}"
 
 
-def _array_name(key: str) -> str:
-    return key if key == "the array" else f"the array {key!r}"
-
-
+@reader_boundary(DataError, _label, _ZIP_HOW_TO)
 def image_zip_arrays(path: Path, label: str, limits: UploadLimits) -> tuple[np.ndarray, np.ndarray | None]:
     """Read a zip of PNG/JPEG images, labelled by folder (``3/img001.png``) or unlabelled."""
     head = _check_file(path, label, limits)
     if not head.startswith(_ZIP_MAGICS):
         raise DataError(f"{label} is not a zip file{_looks_like(head)}; zip a folder of PNG images")
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{label} is a damaged zip file ({exc})") from None
-    with archive:
+    with open_zip(path, label, max_entries=2 * limits.max_images + _ZIP_EXTRA_ENTRIES, error=DataError) as archive:
         members = _image_members(archive, label, limits)
         labels = _folder_labels([m.filename for m in members], label)
         images = _decode_images(archive, members, label, limits)
@@ -134,8 +155,17 @@ def _check_count(n: int, label: str, limits: UploadLimits) -> None:
 def _check_side(height: int, width: int, label: str, limits: UploadLimits) -> None:
     if max(height, width) > limits.max_side or min(height, width) < 1:
         side = limits.max_side
-        raise DataError(f"{label} has images of {height}x{width} pixels; they must be at most {side}x{side} "
-                        "(resize them first)")
+        raise DataError(f"{label} has images of {height}x{width} pixels; they must be at least 1x1 and at most "
+                        f"{side}x{side} (resize them first)")
+
+
+def _check_pixels(n: int, height: int, width: int, label: str, limits: UploadLimits) -> None:
+    """The images as float32 (what an upload costs in memory) must fit ``limits.max_pixel_bytes``."""
+    size = n * height * width * 4
+    if size > limits.max_pixel_bytes:
+        raise DataError(f"{label} holds {n:,} images of {height}x{width} pixels, {human_size(size)} once read "
+                        f"(4 bytes a pixel); at most {human_size(limits.max_pixel_bytes)} are allowed. Upload fewer "
+                        "images, or smaller ones")
 
 
 def _looks_like(head: bytes) -> str:
@@ -147,49 +177,171 @@ def _looks_like(head: bytes) -> str:
 # --- .npz -------------------------------------------------------------------------------
 
 
-def _check_npz_headers(path: Path, head: bytes, label: str, limits: UploadLimits) -> None:
-    """Check entry count, sizes and every array's header before NumPy loads anything.
+def _npz_members(archive: zipfile.ZipFile, label: str, limits: UploadLimits) -> dict[str, zipfile.ZipInfo]:
+    """The arrays of the .npz by name (NumPy's: the member name without .npy), sizes checked unopened."""
+    entries = archive.infolist()
+    unpacked = sum(entry.file_size for entry in entries)
+    if unpacked > limits.max_unpacked_bytes:
+        raise DataError(f"{label} unpacks to {human_size(unpacked)}, more than the "
+                        f"{human_size(limits.max_unpacked_bytes)} allowed; {_SMALLER}")
+    files = [e for e in entries if not e.is_dir() and not ignored_member(e.filename)]
+    return {e.filename.removesuffix(".npy"): e for e in files}
 
-    NumPy allocates what an array's header declares, however short the data behind it, and
-    needs a pickle for object arrays: both are refused here, from the headers alone.
+
+def _open_array(archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str) -> BinaryIO:
+    return open_member(archive, member, label, DataError)
+
+
+def _array_name(key: str) -> str:
+    return key if key == "the array" else f"the array '{key}'"
+
+
+def _npy_header(f: BinaryIO, size: int, key: str, label: str,
+                limits: UploadLimits) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """Shape, Fortran order and dtype from a .npy header, checked before anything is allocated.
+
+    NumPy allocates what a header declares, however short the data behind it, and needs a
+    pickle for object arrays: both are refused here, from the header alone. ``size`` is the
+    whole member's (or file's) size, header included.
     """
-    try:
-        if head.startswith(_NPY_MAGIC):  # a single .npy array
-            with path.open("rb") as f:
-                _check_npy_header(f, "the array", label, limits)
-            return
-        with zipfile.ZipFile(path) as archive:
-            entries = archive.infolist()
-            if len(entries) > _NPZ_MAX_ARRAYS:
-                raise DataError(f"{label} holds {len(entries):,} entries; a data set .npz holds a few arrays")
-            unpacked = sum(entry.file_size for entry in entries)
-            if unpacked > limits.max_unpacked_bytes:
-                raise DataError(f"{label} unpacks to {human_size(unpacked)}, more than the "
-                                f"{human_size(limits.max_unpacked_bytes)} allowed; {_SMALLER}")
-            for entry in entries:
-                with archive.open(entry) as member:
-                    _check_npy_header(member, entry.filename.removesuffix(".npy"), label, limits)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, NotImplementedError, RuntimeError) as exc:
-        raise DataError(f"{label} is damaged or not a NumPy .npz file ({exc}); {_NPZ_HOW_TO}") from None
-
-
-def _check_npy_header(f: BinaryIO, key: str, label: str, limits: UploadLimits) -> None:
-    """Refuse an object array, or one larger than the limit, from its .npy header."""
-    head = f.read(8)
+    name = _array_name(key)
+    head = _exact(f, 8, f"{label}: '{key}'", allow_short=True)
     if not head.startswith(_NPY_MAGIC):
-        return  # not an array: np.load hands back its bytes, refused in _read_array
+        raise DataError(f"{label}: '{key}' is not a NumPy array; {_NPZ_HOW_TO}")
     readers = {b"\x01\x00": np.lib.format.read_array_header_1_0, b"\x02\x00": np.lib.format.read_array_header_2_0}
     if head[6:] not in readers:
-        raise DataError(f"{label}: the array '{key}' is in an unsupported .npy format (version {head[6:].hex()})")
-    shape, _, dtype = readers[head[6:]](f)
+        raise DataError(f"{label}: {name} is in an unsupported .npy format (version {head[6:].hex()})")
+    try:
+        shape, fortran, dtype = readers[head[6:]](f)
+    except Exception as exc:  # NumPy parses the header with tokenize and ast: any of their errors
+        raise DataError(f"{label}: {name} has a damaged .npy header ({scrub(str(exc))}); "
+                        f"{_NPZ_HOW_TO}") from None
     if dtype.hasobject:
-        raise DataError(f"{label}: the array '{key}' holds Python objects, which can only be read by "
+        raise DataError(f"{label}: {name} holds Python objects, which can only be read by "
                         "unpickling; aelab never unpickles uploads (loading a pickle can run code). "
                         "Save plain numbers (or strings for labels) instead")
-    size = math.prod(shape) * dtype.itemsize
-    if size > limits.max_unpacked_bytes:
-        raise DataError(f"{label}: the array '{key}' holds {human_size(size)}, more than the "
+    if any(s < 0 for s in shape) or dtype.itemsize == 0:
+        raise DataError(f"{label}: {name} has a damaged .npy header (shape {shape}, {dtype})")
+    nbytes = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+    if nbytes > limits.max_unpacked_bytes:
+        raise DataError(f"{label}: {name} holds {human_size(nbytes)}, more than the "
                         f"{human_size(limits.max_unpacked_bytes)} allowed; {_SMALLER}")
+    available = size - f.tell()
+    if nbytes > available:
+        raise DataError(f"{label}: {name} is cut short: its header declares {human_size(nbytes)} of "
+                        f"data, but {human_size(max(available, 0))} follow; the file is damaged")
+    return shape, fortran, dtype
+
+
+def _read_images(f: BinaryIO, size: int, key: str, label: str, limits: UploadLimits) -> np.ndarray:
+    """The image array as (N, H, W) float32 in [0, 1], every check made from its header first."""
+    where = f"{label}: the image array '{key}'" if key != "the array" else f"{label}: the array"
+    shape, fortran, dtype = _npy_header(f, size, key, label, limits)
+    colour = len(shape) == 4 and shape[-1] in (1, 3, 4)
+    if len(shape) != 3 and not colour:
+        raise DataError(f"{where} has shape {shape}; expected (N, H, W) images, "
+                        "or (N, H, W, C) with 1, 3 or 4 colour channels")
+    if dtype.kind not in "biuf" or dtype.subdtype is not None:
+        raise DataError(f"{where} holds {dtype} values; expected numbers "
+                        "(integers in 0..255, or floats in [0, 1] or [0, 255])")
+    _check_count(shape[0], where, limits)
+    _check_side(shape[1], shape[2], where, limits)
+    _check_pixels(shape[0], shape[1], shape[2], where, limits)
+    return _unit_grey(_image_chunks(f, shape, fortran, dtype, where), shape, dtype, where)
+
+
+def _image_chunks(f: BinaryIO, shape: tuple[int, ...], fortran: bool, dtype: np.dtype,
+                  where: str) -> Iterator[np.ndarray]:
+    """The images, a few megabytes at a time, each chunk (k, *shape[1:])."""
+    per_image = math.prod(shape[1:]) * dtype.itemsize
+    if fortran:  # rare (np.save of a transposed array): the data is not image after image, so read it whole
+        whole = _exact(f, shape[0] * per_image, where)
+        yield np.frombuffer(whole, dtype).reshape(shape[::-1]).transpose()
+        return
+    step = max(1, _CHUNK_BYTES // (math.prod(shape[1:]) * max(dtype.itemsize, 4)))  # float32 copies too
+    for start in range(0, shape[0], step):
+        k = min(step, shape[0] - start)
+        yield np.frombuffer(_exact(f, k * per_image, where), dtype).reshape((k, *shape[1:]))
+
+
+def _exact(f: BinaryIO, n: int, where: str, *, allow_short: bool = False) -> bytes:
+    """``n`` bytes from ``f`` (a file, or a zip member that stops at its declared size)."""
+    try:
+        raw = f.read(n)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:  # a bad CRC, deflate or seek
+        raise DataError(f"{where} cannot be unpacked; the file is damaged ({scrub(str(exc)) or 'no detail'})") from None
+    if len(raw) != n and not allow_short:
+        raise DataError(f"{where} is cut short; the file is damaged")
+    return raw
+
+
+def _unit_grey(chunks: Iterator[np.ndarray], shape: tuple[int, ...], dtype: np.dtype, where: str) -> np.ndarray:
+    """(N, H, W) or (N, H, W, C) numbers, in chunks -> (N, H, W) float32 grey levels in [0, 1].
+
+    Booleans are 0/1, floats in [0, 1] are kept, integers and floats in 0..255 are divided
+    by 255; colour becomes luma (alpha ignored). The conversion runs chunk by chunk into the
+    result, so memory is the result plus one chunk, whatever the input's type.
+    """
+    grey = np.empty(shape[:3], dtype=np.float32)
+    low = high = None
+    start = 0
+    with np.errstate(over="ignore", invalid="ignore"):  # values beyond float32's range are refused below
+        for chunk in chunks:
+            k = len(chunk)
+            chunk_low, chunk_high = chunk.min(), chunk.max()  # NaN, if any, comes out here
+            low = chunk_low if low is None else np.minimum(low, chunk_low)  # and stays (Python's min drops it)
+            high = chunk_high if high is None else np.maximum(high, chunk_high)
+            if len(shape) == 3:
+                grey[start:start + k] = chunk
+            elif shape[-1] == 1:
+                grey[start:start + k] = chunk[..., 0]
+            else:
+                grey[start:start + k] = chunk[..., :3].astype(np.float32) @ _LUMINANCE
+            start += k
+    kind = dtype.kind
+    if kind == "f" and not (np.isfinite(low) and np.isfinite(high)):
+        raise DataError(f"{where} contains NaN or infinite values")
+    if kind == "b" or kind == "f" and low >= 0 and high <= 1:
+        pass  # already in [0, 1]
+    elif low >= 0 and high <= 255:
+        grey /= 255.0
+    else:
+        expected = "integers in 0..255" if kind in "iu" else "floats in [0, 1] or in [0, 255]"
+        raise DataError(f"{where} has values from {low:g} to {high:g}; expected {expected}")
+    if len(shape) == 4 and shape[-1] != 1:
+        np.clip(grey, 0.0, 1.0, out=grey)  # the weights sum to 1, up to rounding
+    return grey
+
+
+def _read_labels(f: BinaryIO, size: int, key: str, n_images: int, label: str, limits: UploadLimits) -> np.ndarray:
+    """The label array as (N,) int64, its shape checked from its header before it is read."""
+    where = f"{label}: the label array '{key}'"
+    shape, fortran, dtype = _npy_header(f, size, key, label, limits)
+    if shape != (n_images,):
+        raise DataError(f"{where} has shape {shape}; expected one label per image, shape ({n_images},)")
+    if dtype.itemsize > _MAX_LABEL_BYTES:
+        raise DataError(f"{where} holds labels of {dtype.itemsize:,} bytes each ({dtype}); labels are whole numbers "
+                        f"or class names of at most {_MAX_LABEL_BYTES // 4} characters")
+    array = np.frombuffer(_exact(f, n_images * dtype.itemsize, where), dtype)
+    return _labels(array, where)
+
+
+def _labels(array: np.ndarray, where: str) -> np.ndarray:
+    """Labels as (N,) int64: whole numbers kept (|label| <= MAX_LABEL), class names (strings,
+    booleans) numbered in sorted order."""
+    kind = array.dtype.kind
+    if kind == "f" and not (np.isfinite(array).all() and (array == np.round(array)).all()):
+        raise DataError(f"{where} holds {array.dtype} values that are not whole numbers; expected integers "
+                        "or class names (strings)")
+    if kind in "iuf":
+        low, high = array.min(), array.max()
+        if low < -MAX_LABEL or high > MAX_LABEL:
+            raise DataError(f"{where} has labels from {low:g} to {high:g}; labels must be whole numbers from "
+                            f"{-MAX_LABEL:,} to {MAX_LABEL:,}, or class names (strings)")
+        return array.astype(np.int64)  # exact: whole numbers of at most 31 bits
+    if kind in "bUS":
+        return np.unique(array, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    raise DataError(f"{where} holds {array.dtype} values; expected integers or class names (strings)")
 
 
 def _pick_keys(names: list[str], label: str) -> tuple[str, str | None]:
@@ -204,82 +356,24 @@ def _pick_keys(names: list[str], label: str) -> tuple[str, str | None]:
     return images_key, next((key for key in LABEL_KEYS if key in names), None)
 
 
-def _read_array(npz: np.lib.npyio.NpzFile, key: str, label: str) -> np.ndarray:
-    """One array of the .npz (its header was checked by _check_npz_headers)."""
-    value = npz[key]
-    if not isinstance(value, np.ndarray):
-        raise DataError(f"{label}: '{key}' is not a NumPy array; {_NPZ_HOW_TO}")
-    return value
-
-
-def _unit_grey(array: np.ndarray, where: str, limits: UploadLimits) -> np.ndarray:
-    """(N, H, W) or (N, H, W, C) numbers -> (N, H, W) float32 grey levels in [0, 1]."""
-    colour = array.ndim == 4 and array.shape[-1] in (1, 3, 4)
-    if array.ndim != 3 and not colour:
-        raise DataError(f"{where} has shape {array.shape}; expected (N, H, W) images, "
-                        "or (N, H, W, C) with 1, 3 or 4 colour channels")
-    _check_count(array.shape[0], where, limits)
-    _check_side(array.shape[1], array.shape[2], where, limits)
-    scaled = _scale(array, where)
-    if not colour:
-        return scaled
-    if array.shape[-1] == 1:
-        return np.ascontiguousarray(scaled[..., 0])
-    grey = scaled[..., :3] @ _LUMINANCE  # (N, H, W, 3 or 4) -> (N, H, W)
-    return np.clip(grey, 0.0, 1.0, out=grey)  # the weights sum to 1, up to rounding
-
-
-def _scale(array: np.ndarray, where: str) -> np.ndarray:
-    """Pixel values as float32 in [0, 1]: booleans as 0/1, 0..255 divided by 255."""
-    kind = array.dtype.kind
-    if kind == "b":
-        return array.astype(np.float32)
-    if kind not in "iuf":
-        raise DataError(f"{where} holds {array.dtype} values; expected numbers "
-                        "(integers in 0..255, or floats in [0, 1] or [0, 255])")
-    if kind == "f" and not np.isfinite(array).all():
-        raise DataError(f"{where} contains NaN or infinite values")
-    low, high = array.min(), array.max()
-    if kind == "f" and low >= 0 and high <= 1:
-        return array.astype(np.float32)
-    if low >= 0 and high <= 255:
-        scaled = array.astype(np.float32)
-        scaled /= 255.0
-        return scaled
-    expected = "integers in 0..255" if kind in "iu" else "floats in [0, 1] or in [0, 255]"
-    raise DataError(f"{where} has values from {low:g} to {high:g}; expected {expected}")
-
-
-def _labels(array: np.ndarray, n_images: int, where: str) -> np.ndarray:
-    """Labels as (N,) int64: integers kept, class names (strings, booleans) numbered in sorted order."""
-    if array.shape != (n_images,):
-        raise DataError(f"{where} has shape {array.shape}; expected one label per image, shape ({n_images},)")
-    kind = array.dtype.kind
-    if kind in "iu":
-        return array.astype(np.int64)
-    if kind == "f" and np.isfinite(array).all() and (array == np.round(array)).all():
-        return array.astype(np.int64)  # whole numbers stored as floats, e.g. 3.0
-    if kind in "bUS":
-        return np.unique(array, return_inverse=True)[1].reshape(-1).astype(np.int64)
-    raise DataError(f"{where} holds {array.dtype} values; expected integers or class names (strings)")
-
-
 # --- zip of images -----------------------------------------------------------------------
 
 
 def _image_members(archive: zipfile.ZipFile, label: str, limits: UploadLimits) -> list[zipfile.ZipInfo]:
-    """The image entries, sorted by name, after checking counts and sizes (nothing unpacked yet)."""
-    members = zip_members(archive, label, max_entries=2 * limits.max_images + _ZIP_EXTRA_ENTRIES,
-                          max_unpacked=limits.max_unpacked_bytes, error=DataError, what="images")
+    """The image entries, sorted by name, after checking counts, sizes and methods (nothing unpacked yet)."""
+    members = zip_members(archive, label, max_unpacked=limits.max_unpacked_bytes, error=DataError)
     files = sorted(members, key=lambda e: e.filename)
     images = [e for e in files if Path(e.filename).suffix.lower() in IMAGE_SUFFIXES]
     if not images:
         found = f"found {len(files)} other file(s), e.g. {files[0].filename!r}" if files else "it is empty"
         raise DataError(f"{label} holds no PNG or JPEG images ({found})")
     _check_count(len(images), label, limits)
-    locked = next((e.filename for e in images if e.flag_bits & 0x1), None)
-    if locked:
-        raise DataError(f"{label} is password-protected ({locked!r}); upload a zip without a password")
+    check_readable(images, label, DataError)
+    large = next((e for e in images if e.file_size > _MAX_IMAGE_BYTES), None)
+    if large is not None:
+        raise DataError(f"{label}: {large.filename!r} unpacks to {human_size(large.file_size)}; an image of at most "
+                        f"{limits.max_side}x{limits.max_side} pixels takes a few kilobytes (at most "
+                        f"{human_size(_MAX_IMAGE_BYTES)} are allowed)")
     return images
 
 
@@ -305,33 +399,43 @@ def _folder_labels(names: list[str], label: str) -> np.ndarray | None:
         raise DataError(f"{label} mixes images at the top level ({top!r}) with images in label folders "
                         f"({inside!r}); put every image in a label folder, or none")
     folders = [p[0] for p in paths]
-    if all(re.fullmatch(r"-?\d+", folder) for folder in folders):
-        return np.array([int(folder) for folder in folders], dtype=np.int64)
+    if all(re.fullmatch(r"-?[0-9]{1,30}", folder) for folder in folders):
+        numbers = [int(folder) for folder in folders]
+        big = next((folder for folder, n in zip(folders, numbers, strict=True) if abs(n) > MAX_LABEL), None)
+        if big is not None:
+            raise DataError(f"{label}: the label folder {big!r} is too large a number; number the label folders "
+                            f"from {-MAX_LABEL:,} to {MAX_LABEL:,}, or give them names")
+        return np.array(numbers, dtype=np.int64)
     classes = {name: i for i, name in enumerate(sorted(set(folders)))}
     return np.array([classes[folder] for folder in folders], dtype=np.int64)
 
 
 def _decode_images(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], label: str,
                    limits: UploadLimits) -> np.ndarray:
-    """Every member as grey levels, (N, H, W) float32 in [0, 1]; all must have one size."""
+    """Every member as grey levels, (N, H, W) float32 in [0, 1]; all must have one size.
+
+    The result is allocated once, from the first image's header, after checking its size
+    against the limits; each image is unpacked and decoded into it in turn.
+    """
     pixels: np.ndarray | None = None
     for i, member in enumerate(members):
         image = _open_image(archive, member, label)
         width, height = image.size  # from the header: nothing decoded yet
         if pixels is None:
             _check_side(height, width, label, limits)
-            pixels = np.empty((len(members), height, width), dtype=np.uint8)
+            _check_pixels(len(members), height, width, label, limits)
+            pixels = np.empty((len(members), height, width), dtype=np.float32)
         elif (height, width) != pixels.shape[1:]:
             h, w = pixels.shape[1:]
             raise DataError(f"{label}: images must all have the same size, but {member.filename!r} is "
                             f"{height}x{width} and {members[0].filename!r} is {h}x{w}")
         try:
             pixels[i] = np.asarray(image.convert("L"))  # alpha is dropped, colour becomes luma
-        except (OSError, ValueError, SyntaxError, EOFError, zlib.error) as exc:
-            raise DataError(f"{label}: {member.filename!r} is a damaged image ({exc})") from None
-    images = pixels.astype(np.float32)
-    images /= 255.0
-    return images
+        except Exception as exc:  # Pillow's decoders raise many types (AssertionError, IndexError, ...)
+            detail = scrub(str(exc)) or "Pillow cannot decode it"
+            raise DataError(f"{label}: {member.filename!r} is a damaged image ({detail})") from None
+    pixels /= 255.0
+    return pixels
 
 
 def _open_image(archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str) -> Image.Image:
@@ -341,5 +445,6 @@ def _open_image(archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str) -
         return Image.open(io.BytesIO(raw), formats=_PILLOW_FORMATS)
     except UnidentifiedImageError:
         raise DataError(f"{label}: {member.filename!r} is not a PNG or JPEG image (Pillow cannot read it)") from None
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
-        raise DataError(f"{label}: {member.filename!r} is not an image Pillow can read ({exc})") from None
+    except Exception as exc:  # Pillow's header parsers raise many types
+        detail = scrub(str(exc)) or "Pillow cannot read its header"
+        raise DataError(f"{label}: {member.filename!r} is not an image Pillow can read ({detail})") from None

@@ -1,14 +1,21 @@
 """Tests for aelab.checkpoint: exact round-trips, atomic saves, and never unpickling."""
 
+import ctypes
 import json
+import os
 import pickle
+import re
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
 import safetensors.torch
 import torch
 
-from aelab import checkpoint, models
+from aelab import _files, checkpoint, models
 from aelab.checkpoint import CONFIG_NAME, WEIGHTS_NAME
 from aelab.errors import CheckpointError
 from aelab.models import KINDS
@@ -149,7 +156,10 @@ def test_a_crash_while_writing_weights_keeps_the_old_model(monkeypatch, saved, t
     assert_same_outputs(checkpoint.load(saved).model, tiny_model("ae"), digits_batch)
 
 
-def test_a_crash_while_swapping_folders_keeps_the_old_model(monkeypatch, saved, tiny_model, digits_batch):
+@pytest.mark.parametrize("exchange", ["renameat2", "two-renames"])
+def test_a_crash_while_swapping_folders_keeps_the_old_model(monkeypatch, saved, tiny_model, digits_batch, exchange):
+    """Where the one-step exchange is available it is what fails; elsewhere (the fallback of two
+    renames) the second rename fails and the first is undone."""
     before = folder_snapshot(saved)
     real_replace = checkpoint.os.replace
 
@@ -158,13 +168,32 @@ def test_a_crash_while_swapping_folders_keeps_the_old_model(monkeypatch, saved, 
             raise OSError("power cut")
         return real_replace(src, dst)
 
-    monkeypatch.setattr(checkpoint.os, "replace", fail_on_the_swap)
+    def failing_exchange(a, b):
+        raise OSError("power cut")
+
+    if exchange == "renameat2":
+        monkeypatch.setattr(_files, "exchange", failing_exchange)
+    else:
+        monkeypatch.setattr(_files, "exchange", lambda a, b: False)
+        monkeypatch.setattr(checkpoint.os, "replace", fail_on_the_swap)
     with pytest.raises(OSError, match="power cut"):
         checkpoint.save(tiny_model("vae", seed=1), saved)
     monkeypatch.undo()
     assert folder_snapshot(saved) == before
     assert [p.name for p in saved.parent.iterdir()] == ["ae"]
     assert_same_outputs(checkpoint.load(saved).model, tiny_model("ae"), digits_batch)
+
+
+@pytest.mark.parametrize("exchange", ["renameat2", "two-renames"])
+def test_saving_over_a_model_by_either_swap_leaves_only_the_new_one(monkeypatch, saved, tiny_model, digits_batch,
+                                                                    exchange):
+    if exchange == "two-renames":
+        monkeypatch.setattr(_files, "exchange", lambda a, b: False)
+    elif not libc_has_renameat2():
+        pytest.skip("renameat2 is Linux-only (glibc 2.28+)")
+    checkpoint.save(tiny_model("vae", seed=1), saved)
+    assert [p.name for p in saved.parent.iterdir()] == ["ae"]
+    assert_same_outputs(checkpoint.load(saved).model, tiny_model("vae", seed=1), digits_batch)
 
 
 def test_info_cannot_override_what_the_model_is(tmp_path, saved, tiny_model, digits_batch):
@@ -327,3 +356,214 @@ def test_garbage_weights(junk, saved):
     (saved / WEIGHTS_NAME).write_bytes(junk)
     with pytest.raises(CheckpointError, match="damaged or not a safetensors file"):
         checkpoint.load(saved)
+
+
+# --- regressions: one test per defect the fuzzing found ------------------------------------------
+# (each failed before the fix: checked on a copy of the code as it was)
+
+
+def set_weights_dtype(folder: Path, dtype: torch.dtype, name: str = "encoder.0.weight") -> None:
+    weights = safetensors.torch.load_file(str(folder / WEIGHTS_NAME))
+    weights[name] = weights[name].to(dtype)
+    safetensors.torch.save_file(weights, str(folder / WEIGHTS_NAME))
+
+
+@pytest.mark.parametrize("dtype", [torch.float8_e4m3fn, torch.float8_e5m2, torch.float16, torch.bfloat16,
+                                   torch.float64, torch.int32, torch.uint8, torch.bool, torch.complex64],
+                         ids=lambda d: str(d).removeprefix("torch."))
+def test_weights_that_are_not_float32_are_refused(saved, dtype):
+    """Defects 2 and 3: float8 weights raised NotImplementedError from torch.isfinite; int, bool,
+    complex and float16 weights were cast to float32 without a word. aelab saves float32 and reads
+    float32 only: a float type that converts exactly (float16, bfloat16) is refused too, so a file
+    that is not what aelab wrote never loads as if it were."""
+    set_weights_dtype(saved, dtype)
+    name = str(dtype).removeprefix("torch.")
+    with pytest.raises(CheckpointError, match=f"encoder.0.weight holds {name} values, not float32") as info:
+        checkpoint.load(saved)
+    assert "float32 weights only" in str(info.value) and str(saved / WEIGHTS_NAME) in str(info.value)
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda c: c["model"].update(image_shape=[float("inf"), 8]), "the settings in 'model' cannot be used"),
+    (lambda c: c["model"].update(image_shape=[1e300, 8]), "latent|shape|does not match|cannot be used"),
+    (lambda c: c["model"].update(latent_dim=float("inf")), "latent_dim must be a whole number"),
+    (lambda c: c["model"].update(hidden=[float("inf")]), "hidden widths must be whole numbers"),
+], ids=["image_shape-inf", "image_shape-1e300", "latent_dim-inf", "hidden-inf"])
+def test_infinite_settings_are_refused(saved, change, words):
+    """Defect 2: infinity in a setting raised OverflowError (int(inf)); at this commit that was left
+    only in image_shape, the other two pin that it stays fixed."""
+    edit_config(saved, change)
+    with pytest.raises(CheckpointError, match=words) as info:
+        checkpoint.load(saved)
+    assert str(saved / CONFIG_NAME) in str(info.value) or str(saved / WEIGHTS_NAME) in str(info.value)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"format": "aelab-model", "format_version": 1' + "0" * 100_000 + "}", "holds a number aelab cannot read"),
+    ('{"description": "' + "d" * (2 * 2**20) + '"}', "larger than 1.0 MiB"),
+], ids=["nested", "100000-digits", "2-MiB"])
+def test_config_json_that_crashed_the_parser_is_refused(saved, text, words):
+    """Defect 2: a deeply nested config raised RecursionError, a 100,000-digit integer ValueError; and
+    a config of any size was read whole (a 120 MB description crashed the browser tab)."""
+    (saved / CONFIG_NAME).write_text(text)
+    with pytest.raises(CheckpointError, match=words) as info:
+        checkpoint.read_config(saved)
+    assert str(saved / CONFIG_NAME) in str(info.value)
+    with pytest.raises(CheckpointError, match=words):
+        checkpoint.load(saved)
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda c: c.update(format_version=-5), "format_version -5; versions start at 1"),
+    (lambda c: c.update(format_version=0), "format_version 0; versions start at 1"),
+    (lambda c: c.update(format_version=1.5), "format_version 1.5; it must be a whole number"),
+    (lambda c: c.update(description="d" * 2001), "'description' is 2,001 characters long; at most 2,000"),
+    (lambda c: c.update(description=["a", "list"]), "'description' must be text, not a list"),
+    (lambda c: c.update(description=7), "'description' must be text, not a number"),
+], ids=["version-5", "version-0", "version-float", "description-2001", "description-list", "description-number"])
+def test_config_values_that_were_accepted_silently_are_refused(saved, change, words):
+    """Defect 3: format_version -5 and descriptions of any size or type were accepted."""
+    edit_config(saved, change)
+    with pytest.raises(CheckpointError, match=words) as info:
+        checkpoint.load(saved)
+    assert str(saved / CONFIG_NAME) in str(info.value)
+
+
+def test_a_description_of_2000_characters_round_trips_and_a_longer_one_is_not_saved(tmp_path, tiny_model):
+    target = checkpoint.save(tiny_model("ae"), tmp_path / "m", {"description": "d" * 2000})
+    assert checkpoint.load(target).info["description"] == "d" * 2000
+    with pytest.raises(CheckpointError, match="the description is 2,001 characters long"):
+        checkpoint.save(tiny_model("ae"), tmp_path / "n", {"description": "d" * 2001})
+    assert not (tmp_path / "n").exists()
+
+
+@pytest.mark.parametrize("failure", [MemoryError(), RuntimeError("boom in /srv/aelab/secret/file"), RecursionError()],
+                         ids=["MemoryError", "RuntimeError", "RecursionError"])
+def test_every_failure_inside_load_and_read_config_is_a_checkpoint_error(saved, monkeypatch, failure):
+    """Defect 2: one boundary per reader turns whatever goes wrong into a CheckpointError in the user's
+    terms: what is wrong and what to do, never a type name alone or a server path it did not name."""
+    def fail(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(checkpoint, "_read_weights", fail)
+    with pytest.raises(CheckpointError, match=f"The model {re.escape(str(saved))} cannot be read: ") as info:
+        checkpoint.load(saved)
+    message = str(info.value)
+    assert "/srv/aelab" not in message and "Error" not in message
+    assert {"MemoryError": "more memory", "RuntimeError": "damaged", "RecursionError": "nested too deeply"}[
+        type(failure).__name__] in message
+    monkeypatch.setattr(checkpoint.json, "loads", fail)
+    with pytest.raises(CheckpointError, match=f"{re.escape(str(saved / CONFIG_NAME))}"):
+        checkpoint.read_config(saved)
+
+
+# replacing a model in one step
+
+
+CRASH = textwrap.dedent("""
+    import os, shutil, sys
+    from pathlib import Path
+    from aelab import _files
+
+    target, when = Path(sys.argv[1]), sys.argv[2]
+    real_replace = os.replace
+
+    def replace_then_die(src, dst):  # the old way's first step: the old model moved aside
+        real_replace(src, dst)
+        if Path(src) == target:
+            os._exit(3)
+
+    os.replace = replace_then_die
+    if when == "after-the-swap":
+        shutil.rmtree = lambda *args, **kwargs: os._exit(4)  # before the old model is removed
+    with _files.staged_folder(target, replace=True) as staging:
+        (staging / "config.json").write_text("new")
+        (staging / "model.safetensors").write_text("new")
+""")
+
+
+def libc_has_renameat2() -> bool:
+    try:
+        return sys.platform.startswith("linux") and hasattr(ctypes.CDLL(None), "renameat2")
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not libc_has_renameat2(), reason="renameat2(RENAME_EXCHANGE) is Linux-only (glibc 2.28+)")
+@pytest.mark.parametrize("when", ["between-the-renames", "after-the-swap"])
+def test_a_crash_while_replacing_a_model_leaves_a_complete_one_in_place(tmp_path, when):
+    """Defect 5: replacing a model took two renames; a crash between them left neither the old nor the
+    new model at the target. Here a child process dies where the first rename used to leave the
+    target missing (or just after the swap), and the target holds a complete model either way; what
+    is left beside it is a hidden folder clean_leftovers removes."""
+    target = tmp_path / "models" / "m"
+    target.mkdir(parents=True)
+    for name in (CONFIG_NAME, WEIGHTS_NAME):
+        (target / name).write_text("old")
+    result = subprocess.run([sys.executable, "-c", CRASH, str(target), when], cwd=Path(__file__).resolve().parents[1],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == (4 if when == "after-the-swap" else 0), result.stderr
+    assert (target / CONFIG_NAME).read_text() == "new" and (target / WEIGHTS_NAME).read_text() == "new"
+    leftovers = [p.name for p in target.parent.iterdir() if p != target]
+    assert len(leftovers) == (1 if when == "after-the-swap" else 0)
+    assert _files.clean_leftovers(target.parent, max_age_s=0) == [target.parent / name for name in leftovers]
+    assert [p.name for p in target.parent.iterdir()] == ["m"]
+
+
+def age(path: Path, seconds: float) -> Path:
+    then = time.time() - seconds
+    os.utime(path, (then, then), follow_symlinks=False)
+    return path
+
+
+def test_clean_leftovers_removes_old_staging_folders_and_nothing_else(tmp_path):
+    """Defect 5: the hidden staging folders of interrupted saves were never cleaned up."""
+    models_dir = tmp_path / "models"
+    models_dir.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    old = [models_dir / name for name in (".m.tmp-abc_1234", ".m.old-0123abcd", ".n.tmp-zzzzzzzz")]
+    for folder in old:
+        folder.mkdir()
+        age(folder / CONFIG_NAME, 3600) if (folder / CONFIG_NAME).write_text("{}") else None
+        age(folder, 3600)
+    (models_dir / ".m.abcd1234.tmp").write_text("half a file")
+    age(models_dir / ".m.abcd1234.tmp", 3600)
+    link = models_dir / ".l.old-abcdefgh"
+    link.symlink_to(outside)
+    age(link, 3600)
+    young = models_dir / ".m.tmp-youngone"
+    young.mkdir()
+    keep = [models_dir / name for name in ("m", ".hidden", ".m.tmp-toolongsuffix", "x.tmp-abcdefgh")]
+    for folder in keep:
+        folder.mkdir()
+        age(folder, 3600)
+
+    assert sorted(_files.clean_leftovers(models_dir, name="m")) == sorted([*old[:2], models_dir / ".m.abcd1234.tmp"])
+    assert sorted(_files.clean_leftovers(models_dir)) == sorted([link, old[2]])
+    assert outside.is_dir()  # a link is removed, never followed
+    assert young.is_dir()  # a save may be filling it
+    assert _files.clean_leftovers(models_dir, max_age_s=0) == [young]
+    assert sorted(models_dir.iterdir()) == sorted(keep)
+    assert _files.clean_leftovers(tmp_path / "missing") == []
+
+
+def test_a_staging_folder_being_written_is_young_while_its_files_are(tmp_path):
+    staging = tmp_path / ".m.tmp-abcdefgh"
+    staging.mkdir()
+    (staging / WEIGHTS_NAME).write_bytes(b"being written")
+    age(staging, 3600)  # the folder's own time is old; its file was written just now
+    assert _files.clean_leftovers(tmp_path) == []
+
+
+def test_save_and_import_remove_the_leftovers_of_their_own_interrupted_saves(tmp_path, tiny_model):
+    models_dir = tmp_path / "models"
+    models_dir.mkdir()
+    stale = [models_dir / name for name in (".ae.tmp-abcdefgh", ".up.old-abcdefgh", ".other.tmp-abcdefgh")]
+    for folder in stale:
+        folder.mkdir()
+        age(folder, 3600)
+    blob = checkpoint.export_zip(checkpoint.save(tiny_model("ae"), models_dir / "ae"))
+    checkpoint.import_model(blob, models_dir / "up")
+    assert sorted(p.name for p in models_dir.iterdir()) == [".other.tmp-abcdefgh", "ae", "up"]

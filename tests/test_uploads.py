@@ -8,7 +8,14 @@ that nothing was written (no model folder, no temporary folder, no partial file)
 import io
 import json
 import pickle
+import re
+import struct
+import subprocess
+import sys
+import textwrap
+import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,14 +23,16 @@ import pytest
 import safetensors.torch
 import torch
 from PIL import Image
+from test_fuzz import raw_zip, zip_of_entries
 
-from aelab import checkpoint, data, models
+from aelab import checkpoint, data, models, uploads
 from aelab.checkpoint import CONFIG_NAME, WEIGHTS_NAME
 from aelab.errors import CheckpointError, DataError
 from aelab.models import KINDS
 from aelab.uploads import UploadLimits
 
 MiB = 2**20
+ROOT = Path(__file__).resolve().parents[1]
 
 
 # --- helpers and fixtures ------------------------------------------------------------
@@ -621,3 +630,275 @@ def test_a_failure_while_renaming_leaves_nothing(models_dir, exported, monkeypat
 
     monkeypatch.setattr(checkpoint.os, "rename", broken_rename)
     expect_refusal(models_dir, exported, "cannot write the model", "No space left")
+
+
+# --- regressions: one test per defect the fuzzing found ------------------------------------------
+# (each failed before the fix: checked on a copy of the code as it was)
+
+
+def lying_zip(members: dict[str, bytes], method: int, declared: int) -> bytes:
+    """A zip of ``members`` compressed with ``method``, whose headers all declare ``declared`` bytes unpacked."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    out = bytearray(buffer.getvalue())
+    size = declared.to_bytes(4, "little")
+    for at in [m.start() for m in re.finditer(b"PK\x01\x02", out)]:
+        out[at + 24:at + 28] = size
+    for at in [m.start() for m in re.finditer(b"PK\x03\x04", out)]:
+        out[at + 22:at + 26] = size
+    return bytes(out)
+
+
+def peak_memory(call) -> int:
+    """The most memory (bytes, as tracemalloc sees Python's and NumPy's allocations) ``call()`` held at once."""
+    tracemalloc.start()
+    try:
+        call()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def read_any(kind: str, blob: bytes, folder: Path, **limits):
+    """Read ``blob`` as an uploaded .npz, zip of images, or model zip."""
+    if kind == "model":
+        return checkpoint.import_model(blob, folder / "models" / "upload")
+    path = folder / f"upload.{kind}"
+    path.write_bytes(blob)
+    reader = data.read_npz_images if kind == "npz" else data.read_image_zip
+    return reader(path, limits=UploadLimits(**limits) if limits else None)
+
+
+BOMB_MEMBERS = {"npz": "images.npy", "zip": "3/a.png", "model": CONFIG_NAME}
+
+
+@pytest.mark.parametrize("method, word", [(zipfile.ZIP_BZIP2, "bzip2"), (zipfile.ZIP_LZMA, "lzma")])
+@pytest.mark.parametrize("kind", ["npz", "zip", "model"])
+def test_a_bzip2_or_lzma_bomb_is_refused_by_name_and_never_unpacked(tmp_path, kind, method, word):
+    """Defect 1: zipfile bounds only deflate by what it produces; a bzip2 or lzma member declaring
+    100 bytes was decompressed whole (gigabytes) before being cut to its declared size."""
+    members = {BOMB_MEMBERS[kind]: bytes(16 * MiB)}  # about 50 bytes as bzip2
+    if kind == "model":
+        members[WEIGHTS_NAME] = b"{}"
+    blob = lying_zip(members, method, declared=100)
+    errors = (DataError, CheckpointError)
+    message = []
+
+    def read():
+        with pytest.raises(errors) as info:
+            read_any(kind, blob, tmp_path, min_images=1)
+        message.append(str(info.value))
+
+    assert peak_memory(read) < 4 * MiB
+    assert f"{BOMB_MEMBERS[kind]!r} uses {word} compression, which aelab does not accept" in message[0]
+    assert "deflate" in message[0]
+
+
+@pytest.mark.parametrize("declared", ["honestly", "as-two"])
+@pytest.mark.parametrize("kind, limit", [("npz", 64), ("zip", 2 * 20 + 1000), ("model", 1000)])
+def test_a_zip_of_many_entries_is_refused_before_zipfile_parses_its_directory(tmp_path, monkeypatch, kind, limit,
+                                                                             declared):
+    """Defect 1: zipfile.ZipFile parses the whole central directory on opening (a million records: 29 s
+    and 1.6 GB) before the entry count was checked; a zip may also declare fewer entries than it holds."""
+    n = 5000 if declared == "honestly" else 200_000
+    blob = zip_of_entries(n, declared=n if declared == "honestly" else 2)
+    monkeypatch.setattr(zipfile.ZipFile, "_RealGetContents", lambda self: pytest.fail("parsed the directory"))
+    with pytest.raises((DataError, CheckpointError)) as info:
+        read_any(kind, blob, tmp_path, max_images=20)
+    expected = f"holds {n:,} entries" if declared == "honestly" else f"holds more than {limit:,} entries"
+    assert expected in str(info.value) and f"at most {limit:,}" in str(info.value)
+
+
+def npy_with_header(header: str, payload: bytes = bytes(320)) -> bytes:
+    raw = header.encode("latin1")
+    return b"\x93NUMPY\x01\x00" + len(raw).to_bytes(2, "little") + raw + payload
+
+
+@pytest.mark.parametrize("header", ["{'descr': '|u1', 'fortran_order': False, 'shape': (20, 4, 4 \n",
+                                    "{'descr': '|u1', 'fortran_order': False, 'shape': (20, '''4), }\n",
+                                    "{'descr': '|u1', 'fortran_order': False, 'shape': (20, 4, 4), }\x00\n"],
+                         ids=["unclosed-paren", "unclosed-string", "null-byte"])
+@pytest.mark.parametrize("container", ["npy", "npz"])
+def test_a_damaged_npy_header_is_a_data_error(tmp_path, header, container):
+    """Defect 2: NumPy's header parser raised tokenize.TokenError (and SyntaxError), which escaped."""
+    blob = npy_with_header(header)
+    path = tmp_path / f"bad.{container}"
+    path.write_bytes(blob if container == "npy" else zip_bytes({"images.npy": blob}))
+    expect_data_error(data.read_npz_images, path, "damaged .npy header")
+
+
+def png_from_chunks(*chunks: tuple[bytes, bytes]) -> bytes:
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    return b"\x89PNG\r\n\x1a\n" + b"".join(chunk(kind, payload) for kind, payload in chunks)
+
+
+IDAT = (b"IDAT", zlib.compress(bytes(9 * 8)))  # 8 rows of a filter byte and 8 pixels
+
+
+@pytest.mark.parametrize("image", [
+    png_from_chunks((b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 3, 0, 0, 0)), (b"tRNS", b"\x00"), IDAT, (b"IEND", b"")),
+    png_from_chunks((b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0)), IDAT, (b"iCCP", b""), (b"IEND", b"")),
+], ids=["palette-with-tRNS-and-no-PLTE", "empty-iCCP-after-IDAT"])
+def test_images_that_crash_pillow_are_data_errors(tmp_path, digit_bytes, image):
+    """Defect 2: Pillow raised AssertionError (a palette PNG with tRNS and no PLTE) and IndexError
+    (an empty iCCP chunk after IDAT), which escaped as tracebacks."""
+    path = tmp_path / "crash.zip"
+    digits_zip(path, digit_bytes, **{"3/zz-crash.png": image})
+    expect_data_error(data.read_image_zip, path, "'3/zz-crash.png'", "damaged image")
+
+
+@pytest.mark.parametrize("kind", ["npz", "zip", "model"])
+def test_a_zip_member_without_a_name_is_refused(tmp_path, kind):
+    """Defect 2: a member with an empty name raised IndexError (zipfile's is_dir reads its last character)."""
+    blob = raw_zip({BOMB_MEMBERS[kind]: b"x", "": b"y", WEIGHTS_NAME: b"z"})
+    with pytest.raises((DataError, CheckpointError), match="an entry without a name"):
+        read_any(kind, blob, tmp_path, min_images=1)
+
+
+@pytest.mark.parametrize("kind", ["npz", "zip", "model"])
+def test_a_zip_needing_a_newer_zip_version_is_refused(tmp_path, kind):
+    """Defect 2: "version needed to extract" above 6.3 raised NotImplementedError from zipfile."""
+    blob = raw_zip({BOMB_MEMBERS[kind]: b"x", WEIGHTS_NAME: b"z"}, version=64)
+    with pytest.raises((DataError, CheckpointError), match="zip feature aelab cannot read.*version 6.4"):
+        read_any(kind, blob, tmp_path, min_images=1)
+
+
+def test_running_out_of_memory_while_reading_an_upload_is_a_data_error(tmp_path):
+    """Defect 2: with the server's memory taken (a second maximum-size .npz), NumPy's ArrayMemoryError
+    reached the user as a traceback. Here a child process gets 150 MiB of address space more than
+    it has, and reads images that need 234 MiB once read."""
+    path = npz_file(tmp_path / "big.npz", images=np.zeros((15_000, 64, 64), np.uint8))
+    code = textwrap.dedent(f"""
+        import resource, sys
+        from aelab import data
+        from aelab.errors import DataError
+        size = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (size + 150 * 2**20, resource.RLIM_INFINITY))
+        try:
+            data.read_npz_images({str(path)!r})
+        except DataError as error:
+            print(error)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "big.npz cannot be read: reading it needs more memory than this server has free" in result.stdout
+
+
+@pytest.mark.parametrize("labels, words", [
+    (np.full(20, 1e30), "from 1e+30 to 1e+30"),
+    (np.full(20, 2**40, np.int64), "from 1.09951e+12"),
+    (np.full(20, 2**63, np.uint64), "from 9.22337e+18"),
+], ids=["float-1e30", "int-2**40", "uint64"])
+def test_labels_too_large_for_a_label_are_refused(tmp_path, labels, words):
+    """Defect 3: float labels of 1e30 became -9.2e18 without a word."""
+    path = npz_file(tmp_path / "big-labels.npz", images=np.zeros((20, 4, 4), np.uint8), labels=labels)
+    expect_data_error(data.read_npz_images, path, "'labels'", words, "2,147,483,647")
+
+
+def test_a_label_folder_too_large_a_number_is_refused(tmp_path, digit_bytes):
+    path = tmp_path / "folders.zip"
+    digits_zip(path, digit_bytes, folder=lambda label: f"{label}{'0' * 20}/")
+    expect_data_error(data.read_image_zip, path, "is too large a number", "2,147,483,647")
+
+
+def test_an_upload_too_large_once_read_is_refused_from_its_header(tmp_path, monkeypatch):
+    """Defect 4: an upload of 70,000 images of 64x64 cost 1.1 GiB as float32 (and more while it was
+    converted). The float32 size is now checked from the header, before any pixel is read: 20,000
+    images of 64x64 (82 MB as uint8, within the unpacked limit) would take 312.5 MiB."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (20_000, 64, 64)})
+    path = tmp_path / "large.npz"
+    path.write_bytes(zip_bytes({"images.npy": header.getvalue() + bytes(20_000 * 64 * 64)}))
+    monkeypatch.setattr(np, "frombuffer", lambda *a, **k: pytest.fail("read pixels"))
+    expect_data_error(data.read_npz_images, path, "20,000 images of 64x64 pixels, 312.5 MiB once read",
+                      "at most 256.0 MiB")
+
+
+def test_a_zip_of_images_too_large_once_read_is_refused_before_decoding(tmp_path, digit_bytes):
+    path = tmp_path / "many.zip"
+    digits_zip(path, digit_bytes)
+    expect_data_error(data.read_image_zip, path, "40 images of 8x8 pixels, 10,240 bytes once read",
+                      "at most 10,000 bytes", limits=UploadLimits(max_pixel_bytes=10_000))
+
+
+def test_colour_uploads_are_converted_without_copies_of_the_whole_set(tmp_path):
+    """Defect 4: the whole set was copied as float32 in colour (and again as grey): 2,000 RGB images of
+    64x64 took 150 MiB to read into 31 MiB. Now the conversion runs chunk by chunk into the result."""
+    rgb = np.random.default_rng(0).integers(0, 256, (2000, 64, 64, 3), dtype=np.uint8)
+    path = tmp_path / "rgb.npz"
+    np.savez(path, images=rgb)
+    result_bytes = 2000 * 64 * 64 * 4
+    got = []
+    peak = peak_memory(lambda: got.append(data.read_npz_images(path)))
+    assert peak < result_bytes + 24 * MiB
+    np.testing.assert_allclose(got[0].images[:5], (rgb[:5] / 255.0) @ np.array([0.299, 0.587, 0.114]), atol=1e-6)
+
+
+@pytest.mark.parametrize("kind, target", [("npz", "_unit_grey"), ("zip", "_folder_labels")])
+@pytest.mark.parametrize("failure", [MemoryError(), KeyError("/srv/aelab/secret/path"), RecursionError()],
+                         ids=["MemoryError", "KeyError", "RecursionError"])
+def test_every_failure_inside_an_upload_reader_is_a_data_error(tmp_path, digit_bytes, monkeypatch, kind, target,
+                                                               failure):
+    """Defect 2: each reader caught some exception types and let the others through. One boundary
+    per reader now turns anything into a DataError in the user's terms (no type name alone, no path)."""
+    def fail(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(uploads, target, fail)
+    path = tmp_path / f"digits.{kind}"
+    if kind == "npz":
+        npz_file(path, images=digit_bytes[0])
+    else:
+        digits_zip(path, digit_bytes)
+    reader = data.read_npz_images if kind == "npz" else data.read_image_zip
+    message = expect_data_error(reader, path, f"digits.{kind} cannot be read: ")
+    assert "/srv/aelab" not in message and "Error" not in message
+    assert {"MemoryError": "more memory", "KeyError": "damaged", "RecursionError": "nested too deeply"}[
+        type(failure).__name__] in message
+
+
+def test_every_failure_inside_the_model_importer_is_a_checkpoint_error(models_dir, exported, monkeypatch):
+    def fail(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(checkpoint, "_model_members", fail)
+    message = expect_refusal(models_dir, exported, "The uploaded model cannot be read", "more memory")
+    assert "Error" not in message
+
+
+def test_a_failure_inside_loading_an_upload_names_no_temporary_folder(models_dir, exported, monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(checkpoint, "_read_weights", fail)
+    message = expect_refusal(models_dir, exported, "The uploaded model cannot be used: it cannot be read: it is "
+                             "damaged or not in the format expected (boom)")
+    assert str(models_dir) not in message
+
+
+def test_an_image_file_far_larger_than_an_image_is_refused_unpacked(tmp_path, digit_bytes, monkeypatch):
+    """Defect 4: each image member was unpacked whole, whatever its declared size (up to the 256 MiB of
+    the whole zip) before Pillow looked at it."""
+    path = tmp_path / "large.zip"
+    digits_zip(path, digit_bytes, **{"3/zz-large.png": bytes(5 * MiB)})
+    monkeypatch.setattr(zipfile.ZipFile, "open", lambda *a, **k: pytest.fail("unpacked a member"))
+    expect_data_error(data.read_image_zip, path, "'3/zz-large.png' unpacks to 5.0 MiB", "at most 4.0 MiB")
+
+
+def test_labels_of_long_class_names_are_refused_from_their_header(tmp_path):
+    path = npz_file(tmp_path / "names.npz", images=np.zeros((20, 4, 4), np.uint8), labels=np.array(["x" * 300] * 20))
+    expect_data_error(data.read_npz_images, path, "'labels'", "1,200 bytes each", "at most 256 characters")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_in_any_chunk_of_a_large_upload_is_refused(tmp_path, monkeypatch, bad):
+    """Images are converted a chunk at a time: a NaN in a later chunk must not get lost between chunks."""
+    monkeypatch.setattr(uploads, "_CHUNK_BYTES", 4 * 4 * 4 * 3)  # three images a chunk
+    images = np.full((20, 4, 4), 0.5, np.float32)
+    images[-1, 0, 0] = bad
+    expect_data_error(data.read_npz_images, npz_file(tmp_path / "nan.npz", images=images), "NaN or infinite")

@@ -38,8 +38,8 @@ def prune(root: Path, max_age_days: float = MAX_AGE_DAYS) -> list[Path]:
     interrupted saves left in the others' model folders; returns the session folders removed."""
     cutoff = time.time() - max_age_days * 86400
     removed = []
-    for models_folder in root.glob("*/models") if root.is_dir() else []:
-        clean_leftovers(models_folder)  # hidden half-saved folders older than a few minutes
+    for folder in [*root.glob("*/models"), *root.glob("*/data")] if root.is_dir() else []:
+        clean_leftovers(folder)  # hidden half-saved folders and files older than a few minutes
     for folder in root.glob("*") if root.is_dir() else []:
         newest = max((p.stat().st_mtime for p in folder.rglob("*")), default=folder.stat().st_mtime)
         if folder.is_dir() and newest < cutoff:
