@@ -125,19 +125,6 @@ def model_settings(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
-class _ProgressRun:
-    """The terminal side of a run: a progress bar, closed when the run ends either way."""
-
-    def __init__(self) -> None:
-        self.bar = _ProgressBar()
-
-    def __enter__(self) -> _ProgressBar:
-        return self.bar
-
-    def __exit__(self, *exc) -> None:
-        self.bar.close()
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     settings = model_settings(args)
     if args.threads is not None and args.threads < 1:
@@ -146,8 +133,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                          lr_schedule=args.lr_schedule, weight_decay=args.weight_decay,
                          patience=args.patience, seed=args.seed, device=args.device)
-    with _ProgressRun() as bar:
+    bar = _ProgressBar()
+    try:
         info = train_and_save(args.model, settings, args.data, config, args.out, callback=bar)
+    finally:
+        bar.close()  # end the progress line, whether the run was kept or refused
     if info["fit"]["message"]:
         print(f"note: {info['fit']['message']}", file=sys.stderr)
     print(f"saved {args.model} model to {args.out}: {info['description']}")

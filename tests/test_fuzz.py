@@ -18,6 +18,7 @@ import random
 import re
 import shutil
 import struct
+import tracemalloc
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -33,6 +34,17 @@ from aelab import checkpoint, data
 from aelab.errors import CheckpointError, DataError
 
 # --- seeds: small valid files of every kind --------------------------------------------------
+
+
+def peak_memory(call) -> int:
+    """The most memory (bytes, as tracemalloc sees Python's and NumPy's allocations) ``call()`` held at once."""
+    tracemalloc.start()
+    try:
+        call()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
 
 
 def _png(pixels: np.ndarray, fmt: str = "PNG", **params) -> bytes:

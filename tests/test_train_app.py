@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
@@ -156,7 +155,7 @@ def test_a_huge_learning_rate_is_reported_as_failed_and_no_model_is_offered(at):
     assert not at.success
     messages = " ".join(e.value for e in at.error)
     assert "not kept" in messages and "smaller learning rate" in messages
-    assert not at.session_state["session_models"] if "session_models" in at.session_state else True
+    assert "session_models" not in at.session_state or not at.session_state["session_models"]
     assert not any(c.key and c.key.startswith("do_download") for c in at.get("download_button"))
 
 
@@ -164,7 +163,7 @@ def test_bad_hidden_widths_get_a_message_and_no_training(at):
     at.text_input(key="tr_hidden").set_value("256, lots").run()
     assert not at.exception
     assert any("hidden widths" in e.value.lower() for e in at.error)
-    assert not at.button(key="do_train") if any(b.key == "do_train" for b in at.button) else True
+    assert not any(b.key == "do_train" for b in at.button)  # no Train button to press
 
 
 def test_log_scale_loss_curves_tick_at_powers_of_ten():
@@ -180,7 +179,7 @@ def test_log_scale_loss_curves_tick_at_powers_of_ten():
     figure = training._loss_figure(Job())
     assert figure.layout.yaxis.type == "log" and figure.layout.yaxis.dtick == 1
     flat = training._loss_figure(type("J", (), {"history": [History(1, 5.0), History(2, 4.0)]})())
-    assert flat.layout.yaxis.type in (None, "linear") and np.isfinite(4.0)
+    assert flat.layout.yaxis.type in (None, "linear")
 
 
 def test_a_diverging_run_is_caught_and_explained(at):

@@ -13,7 +13,6 @@ import struct
 import subprocess
 import sys
 import textwrap
-import tracemalloc
 import zipfile
 import zlib
 from pathlib import Path
@@ -23,7 +22,7 @@ import pytest
 import safetensors.torch
 import torch
 from PIL import Image
-from test_fuzz import raw_zip, zip_of_entries
+from test_fuzz import peak_memory, raw_zip, zip_of_entries
 
 from aelab import checkpoint, data, models, uploads
 from aelab.checkpoint import CONFIG_NAME, WEIGHTS_NAME
@@ -649,17 +648,6 @@ def lying_zip(members: dict[str, bytes], method: int, declared: int) -> bytes:
     for at in [m.start() for m in re.finditer(b"PK\x03\x04", out)]:
         out[at + 22:at + 26] = size
     return bytes(out)
-
-
-def peak_memory(call) -> int:
-    """The most memory (bytes, as tracemalloc sees Python's and NumPy's allocations) ``call()`` held at once."""
-    tracemalloc.start()
-    try:
-        call()
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return peak
 
 
 def read_any(kind: str, blob: bytes, folder: Path, **limits):

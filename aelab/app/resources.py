@@ -72,7 +72,6 @@ def load_model(path: str) -> Checkpoint:
     return checkpoint.load(path)
 
 
-BUILT_IN_SPECS = ("mnist5k", "digits")
 UPLOADS_IN_MEMORY = 3  # server-wide: uploaded data sets held decoded at once (each at most 256 MiB of pixels)
 
 
@@ -82,10 +81,10 @@ def load_data(spec: str, seed: int = 0) -> data.Splits:
     The built-in sets stay in memory; uploaded ones share a few places, the least recently
     used giving way (it is read again from its file when next needed).
     """
-    return (_load_built_in if spec in BUILT_IN_SPECS else _load_upload)(spec, seed)
+    return (_load_built_in if spec in data.BUILT_IN_SHAPES else _load_upload)(spec, seed)
 
 
-@st.cache_resource(show_spinner="Loading data...", max_entries=2 * len(BUILT_IN_SPECS))
+@st.cache_resource(show_spinner="Loading data...", max_entries=2 * len(data.BUILT_IN_SHAPES))
 def _load_built_in(spec: str, seed: int) -> data.Splits:
     return data.load_splits(spec, seed=seed)
 

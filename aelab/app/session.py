@@ -79,11 +79,11 @@ def add_upload(loaded: checkpoint.Checkpoint) -> tuple[resources.ModelEntry, str
     model, info = loaded.model, loaded.info
     raw = info.get("data")
     named = raw.get("spec") if isinstance(raw, dict) else raw
-    fits = [spec for spec, shape in BUILT_IN_SHAPES.items() if shape == tuple(model.image_shape)]
+    fits = [spec for spec, shape in data.BUILT_IN_SHAPES.items() if shape == tuple(model.image_shape)]
     if not fits:
         h, w = model.image_shape
         raise AelabError(f"it works on {h}x{w} images, and aelab has no data of that size to show it on "
-                         f"(built in: {', '.join(f'{a}x{b}' for a, b in BUILT_IN_SHAPES.values())}). Train it "
+                         f"(built in: {', '.join(f'{a}x{b}' for a, b in data.BUILT_IN_SHAPES.values())}). Train it "
                          "here on your own images instead")
     spec = named if named in fits else fits[0]
     note = "" if named in (spec, None) else (f"Its config names other data ({resources.plain(str(named), 60)}), "
@@ -92,9 +92,6 @@ def add_upload(loaded: checkpoint.Checkpoint) -> tuple[resources.ModelEntry, str
     description = text[:200] if isinstance(text, str) and text.strip() else model.describe()
     entry = _register(loaded.path, info["kind"], model.latent_dim, spec, f"{description} (uploaded)")
     return entry, note
-
-
-BUILT_IN_SHAPES = {"mnist5k": (28, 28), "digits": (8, 8)}  # the data sets every server has, by image size
 
 
 def _register(folder: Path, kind: str, latent_dim: int, spec: str, description: str) -> resources.ModelEntry:

@@ -63,7 +63,7 @@ def _settings_form() -> None:
     spec, data_note = _data_choice()
     try:
         settings = validate(REGISTRY[kind].options, settings, kind)
-        shape = session.BUILT_IN_SHAPES.get(spec) or (resources.load_data(spec).train.image_shape if spec else None)
+        shape = data.BUILT_IN_SHAPES.get(spec) or (resources.load_data(spec).train.image_shape if spec else None)
         count = check_size(kind, image_shape=shape, **settings) if shape else None
     except AelabError as exc:
         st.error(f"These settings cannot be trained: {resources.plain(str(exc), 600)}.")
