@@ -75,3 +75,18 @@ def per_image_bce(model: Autoencoder, images: np.ndarray) -> np.ndarray:
     x = as_tensor(images, next(model.parameters()).device)
     logits = model.decode_logits(model.posterior(x)[0])
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).cpu().numpy()
+
+
+def mse_per_image(clean: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Each image's mean squared pixel difference: (N, H, W) x (N, H, W) -> (N,)."""
+    diff = np.asarray(clean, np.float64) - np.asarray(other, np.float64)
+    return (diff.reshape(len(diff), -1) ** 2).mean(1)
+
+
+def psnr(clean: np.ndarray, other: np.ndarray, peak: float = 1.0, floor: float = 1e-10) -> np.ndarray:
+    """Peak signal-to-noise ratio per image, in decibels: 10 log10(peak^2 / MSE).
+
+    Higher is closer to the clean image; +6 dB is half the pixel error (a quarter of the
+    MSE). An exact copy would be infinite; the MSE is floored at ``floor`` (100 dB).
+    """
+    return 10 * np.log10(peak**2 / np.maximum(mse_per_image(clean, other), floor))

@@ -63,6 +63,44 @@ RECIPES: tuple[Recipe, ...] = (
              description=f"VAE, beta={beta:g}, 2-D latent", tags=("beta",))
       for beta in (0.25, 0.5, 2.0, 4.0)),
 )
+
+# The denoising lab: DAEs at a few noise levels and two latent sizes, each beside the plain AE
+# of the same size (same architecture, data and seed). A 2-D code is too narrow to show
+# denoising: at 16 and 64 dimensions the AE reconstructs well enough for noise to matter.
+DENOISING_LEVELS = {"gaussian": (0.25, 0.5, 0.75), "mask": (0.5,), "salt_pepper": (0.25,)}
+_CORRUPTION_TAGS = {"gaussian": "gauss", "mask": "mask", "salt_pepper": "sp"}
+_CORRUPTION_WORDS = {"gaussian": "Gaussian noise sigma", "mask": "masking, fraction", "salt_pepper":
+                     "salt and pepper, fraction"}
+DENOISING_RECIPES: tuple[Recipe, ...] = (
+    Recipe("ae-64d", "ae", _MLP | {"latent_dim": 64}, _TRAINING, description="plain AE, 64-D latent",
+           tags=("denoising",)),
+    *(Recipe(f"dae-{dim}d-{_CORRUPTION_TAGS[corruption]}{level:g}", "dae",
+             _MLP | {"latent_dim": dim, "corruption": corruption, "noise_level": level}, _TRAINING,
+             description=f"denoising AE, {_CORRUPTION_WORDS[corruption]} {level:g}, {dim}-D latent",
+             tags=("denoising",))
+      for dim in (16, 64) for corruption, levels in DENOISING_LEVELS.items() for level in levels
+      if dim == 16 or corruption == "gaussian"),
+)
+
+# The sparsity lab: one-layer SAEs with 128 code units (overcomplete next to the 2-D maps;
+# each unit's decoder column is a stroke-like feature), at every stop of the lab's sliders.
+SPARSE_UNITS = 128
+L1_WEIGHTS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0)
+KL_WEIGHTS = (0.0, 0.3, 1.0, 3.0)
+KL_RHOS = (0.02, 0.05, 0.1, 0.2)
+_SHALLOW = _MLP | {"latent_dim": SPARSE_UNITS, "hidden": []}
+SPARSITY_RECIPES: tuple[Recipe, ...] = (
+    *(Recipe(f"sae-{SPARSE_UNITS}u-l1-w{w:g}", "sae",
+             _SHALLOW | {"penalty": "l1", "activation": "relu", "sparsity_weight": w}, _TRAINING,
+             description=f"sparse AE, {SPARSE_UNITS} ReLU units, L1 weight {w:g}", tags=("sparsity",))
+      for w in L1_WEIGHTS),
+    *(Recipe(f"sae-{SPARSE_UNITS}u-kl-w{w:g}" + (f"-rho{rho:g}" if w else ""), "sae",
+             _SHALLOW | {"penalty": "kl", "sparsity_weight": w, "target_rho": rho}, _TRAINING,
+             description=f"sparse AE, {SPARSE_UNITS} sigmoid units, KL weight {w:g}"
+                         + (f" to rho={rho:g}" if w else " (no penalty)"), tags=("sparsity",))
+      for w in KL_WEIGHTS for rho in (KL_RHOS if w else (KL_RHOS[1],))),
+)
+RECIPES = RECIPES + DENOISING_RECIPES + SPARSITY_RECIPES
 JUDGE_DIR = "judge"  # the digit classifier whose features judge samples (see aelab.judge)
 
 
@@ -138,6 +176,7 @@ def build_all(
             "latent_dim": recipe.model["latent_dim"],
             "data": recipe.data,
             "description": recipe.description,
+            **({"tags": list(recipe.tags)} if recipe.tags else {}),
             "metrics": info["metrics"],
             "train_seconds": round(info["fit"]["seconds"], 1),
             "training": info["training"],

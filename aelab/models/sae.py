@@ -8,6 +8,7 @@ from .base import SHARED_OPTIONS, Autoencoder
 from .options import Option
 
 PENALTIES = ("l1", "kl")
+ACTIVATIONS = ("linear", "relu")
 
 
 def l1_penalty(z: torch.Tensor) -> torch.Tensor:
@@ -30,7 +31,8 @@ def kl_rho_penalty(z: torch.Tensor, target_rho: float) -> torch.Tensor:
 class SAE(Autoencoder):
     """Sparse autoencoder: loss L(x, g(f(x))) + sparsity_weight * Omega(f(x)).
 
-    With ``penalty="l1"`` Omega is the L1 norm of the code (a linear code). With
+    With ``penalty="l1"`` Omega is the L1 norm of the code; the code is linear, or with
+    ``activation="relu"`` non-negative, so a silent unit is exactly 0. With
     ``penalty="kl"`` the code passes through a sigmoid, so units read as firing rates
     in (0, 1), and Omega is the KL divergence from the target rate ``target_rho``.
     """
@@ -49,12 +51,18 @@ class SAE(Autoencoder):
                stops=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5), applies=lambda s: s.get("penalty") == "kl",
                help="KL penalty only: the average activation each code unit should have over the data "
                     "(0.05: active for about one image in twenty)."),
+        Option("activation", str, "linear", "Code activation", choices=ACTIVATIONS,
+               choice_labels=("linear (any value)", "ReLU (0 or positive)"), applies=lambda s: s.get("penalty") == "l1",
+               help="L1 penalty only: a linear code can take any value; a ReLU code is never negative, so the "
+                    "penalty can switch a unit fully off (exactly 0) for an image."),
     )
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Images to codes; in (0, 1) for the KL penalty."""
+        """Images to codes: (B, H, W) -> (B, latent_dim); in (0, 1) for the KL penalty, >= 0 for a ReLU code."""
         z = super().encode(x)
-        return torch.sigmoid(z) if self.penalty == "kl" else z
+        if self.penalty == "kl":
+            return torch.sigmoid(z)
+        return torch.relu(z) if self.activation == "relu" else z
 
     def sparsity(self, z: torch.Tensor) -> torch.Tensor:
         """The unweighted sparsity penalty of a batch of codes."""

@@ -1,0 +1,100 @@
+"""A lab page's controls in the URL: read once when the page opens, written back on every run.
+
+A lab declares its controls as :class:`Param` (widget key, query-string name, how to read
+the text); :func:`restore` puts the link's values into the widgets' session state before
+the widgets are drawn, and :func:`publish` writes the current values back, so a teacher can
+copy the address bar and send a prepared view. A value in the link that does not parse or
+is out of range is ignored with a notice in the user's terms, never an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from aelab.app.resources import plain
+
+
+@dataclass(frozen=True)
+class Param:
+    """One control kept in the URL."""
+
+    key: str  # the widget's session-state key
+    url: str  # its name in the query string
+    parse: Callable[[str], Any]  # the value for a text from the URL, or None when it is not valid
+    label: str = ""  # how the notice names it; the url name when empty
+    format: Callable[[Any], str] = str
+
+
+def choice(options: Sequence[str]) -> Callable[[str], str | None]:
+    """A parser accepting exactly one of ``options``."""
+    return lambda text: text if text in options else None
+
+
+def one_of(values: Sequence[float]) -> Callable[[str], float | None]:
+    """A parser accepting a number equal (to 1e-9) to one of ``values``, returned as that value."""
+    def parse(text: str) -> float | None:
+        number = _number(text)
+        if number is None:
+            return None
+        return next((v for v in values if abs(v - number) <= 1e-9 * max(1.0, abs(v))), None)
+    return parse
+
+
+def number_in(low: float, high: float, integer: bool = False) -> Callable[[str], float | int | None]:
+    """A parser accepting a number in [low, high] (a whole one when ``integer``)."""
+    def parse(text: str) -> float | int | None:
+        number = _number(text)
+        if number is None or not low <= number <= high or (integer and number != int(number)):
+            return None
+        return int(number) if integer else number
+    return parse
+
+
+def _number(text: str) -> float | None:
+    if len(text) > 24:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if number == number and abs(number) != float("inf") else None
+
+
+def restore(page_key: str, params: Sequence[Param]) -> list[str]:
+    """On the page's first run in this session, copy valid URL values into the widgets' state.
+
+    Returns a notice for each value in the link that was not used (empty on later runs).
+    """
+    flag = f"{page_key}restored"
+    if st.session_state.get(flag):
+        return []
+    st.session_state[flag] = True
+    notices = []
+    for param in params:
+        text = st.query_params.get(param.url)
+        if text is None:
+            continue
+        value = param.parse(text)
+        if value is None:
+            notices.append(f"The link's {param.label or param.url} {plain(repr(text), 40)} is not one this "
+                           "page offers; using the default.")
+        else:
+            st.session_state[param.key] = value
+    return notices
+
+
+def publish(params: Sequence[Param], extra: dict[str, str] | None = None) -> None:
+    """Write the controls' current values (and ``extra``) to the query string, only when they changed."""
+    wanted = {p.url: p.format(st.session_state[p.key]) for p in params if p.key in st.session_state}
+    wanted |= extra or {}
+    if {k: st.query_params.get(k) for k in wanted} != wanted:
+        st.query_params.update(wanted)
+
+
+def fmt_number(value: float) -> str:
+    """A number as the shortest text that reads back the same (0.5, 1e-05)."""
+    return f"{value:g}" if float(f"{value:g}") == value else repr(value)
