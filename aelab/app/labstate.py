@@ -87,12 +87,16 @@ def restore(page_key: str, params: Sequence[Param]) -> list[str]:
     return notices
 
 
+KEEP = ("lang", "present")  # app-wide settings a page's link keeps (the language, presenter mode)
+
+
 def publish(params: Sequence[Param], extra: dict[str, str] | None = None) -> None:
-    """Write the controls' current values (and ``extra``) to the query string, only when they changed."""
-    wanted = {p.url: p.format(st.session_state[p.key]) for p in params if p.key in st.session_state}
+    """Make the query string this page's controls (and ``extra``), dropping another page's leftovers."""
+    wanted = {k: st.query_params[k] for k in KEEP if k in st.query_params}
+    wanted |= {p.url: p.format(st.session_state[p.key]) for p in params if p.key in st.session_state}
     wanted |= extra or {}
-    if {k: st.query_params.get(k) for k in wanted} != wanted:
-        st.query_params.update(wanted)
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
 
 
 def fmt_number(value: float) -> str:

@@ -1,0 +1,160 @@
+"""Pieces the lab pages share: rows of digits as one HTML table, and the lab models on offer.
+
+A table of small PNGs (inline, crisp when enlarged) is one element for Streamlit to send
+and the browser to paint, which keeps a slider move fast; dozens of ``st.image`` calls
+would each be a separate element and a separate file request.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from aelab import jobs
+from aelab.app import resources, session
+from aelab.errors import AelabError
+from aelab.models import check_size
+from aelab.train import TrainConfig
+
+DIGIT_PX = 84  # how wide a 28x28 digit is drawn: 3 screen pixels per image pixel
+
+
+def png_uri(image: np.ndarray) -> str:
+    """A grey image in [0, 1] (H, W) as a PNG data URI (white is 1)."""
+    pixels = (np.clip(np.nan_to_num(image), 0, 1) * 255).round().astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def rgb_png_uri(rgb: np.ndarray) -> str:
+    """An RGB image (H, W, 3) of uint8 as a PNG data URI."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb, np.uint8), mode="RGB").save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a digit table: a heading, its images (N, H, W) and a caption under each."""
+
+    label: str
+    images: np.ndarray
+    captions: Sequence[str] = ()
+    note: str = ""  # under the heading, e.g. the model's description
+
+
+def digit_table(rows: Sequence[Row], key: str, px: int = DIGIT_PX) -> None:
+    """Draw rows of digits as one table: headings on the left, one column per digit."""
+    body = []
+    for row in rows:
+        cells = []
+        for i, image in enumerate(row.images):
+            caption = row.captions[i] if i < len(row.captions) else ""
+            cells.append(f'<td><img src="{png_uri(image)}" width="{px}" height="{px}" alt="{html.escape(row.label)} '
+                         f'{i + 1}"><div class="cap">{html.escape(caption)}</div></td>')
+        note = f'<div class="note">{html.escape(row.note)}</div>' if row.note else ""
+        body.append(f'<tr><th scope="row">{html.escape(row.label)}{note}</th>{"".join(cells)}</tr>')
+    st.html(f'<div class="aelab-digits" data-table="{html.escape(key)}"><table>{"".join(body)}</table></div>'
+            f"<style>{_TABLE_CSS}</style>")
+
+
+_TABLE_CSS = """
+.aelab-digits { overflow-x: auto; }
+.aelab-digits table { border-collapse: collapse; }
+.aelab-digits th { text-align: left; font-weight: 600; padding: 4px 12px 4px 0; vertical-align: middle;
+  min-width: 9rem; max-width: 14rem; }
+.aelab-digits th .note { font-weight: 400; font-size: 0.8rem; opacity: 0.75; }
+.aelab-digits td { padding: 3px 4px; text-align: center; vertical-align: top; }
+.aelab-digits img { image-rendering: pixelated; display: block; margin: 0 auto; border-radius: 2px; }
+.aelab-digits .cap { font-size: 0.8rem; font-variant-numeric: tabular-nums; white-space: nowrap; }
+"""
+
+
+def loaded(entry: resources.ModelEntry):
+    """The entry's model, or None when it cannot be loaded (the page says so with :func:`unloadable`)."""
+    try:
+        return resources.load_model(entry.path).model
+    except AelabError:
+        return None
+
+
+def unloadable(entries: Sequence[resources.ModelEntry]) -> list[str]:
+    """A sentence for each entry whose model cannot be loaded."""
+    notes = []
+    for entry in entries:
+        try:
+            resources.load_model(entry.path)
+        except AelabError as exc:
+            notes.append(f"{entry.name} could not be loaded and is left out: {resources.plain(str(exc), 300)}")
+    return notes
+
+
+def held_out(seed: int, count: int) -> np.ndarray:
+    """``count`` held-out digits of the built-in set (never trained on), chosen by ``seed``."""
+    images = resources.load_data("mnist5k").val.images
+    return images[np.random.default_rng(seed).choice(len(images), size=count, replace=False)]
+
+
+# ---- one-click training of a lab setting ------------------------------------------------------
+
+
+def start_training(job_key: str, kind: str, settings: dict, name: str, config: TrainConfig) -> None:
+    """Train one setting for this session in the background (a button's callback)."""
+    try:
+        splits = resources.load_data("mnist5k", config.seed)
+        check_size(kind, image_shape=splits.train.image_shape, **settings)
+        folder = session.session_dir() / "models" / session.unique_name(name)
+        st.session_state[job_key] = jobs.TrainingJob(kind, settings, splits, config, folder, "mnist5k").start()
+    except jobs.ServerBusy as exc:
+        st.session_state[f"{job_key}_note"] = f"Not started: {resources.plain(str(exc), 300)}."
+    except AelabError as exc:
+        st.session_state[f"{job_key}_note"] = f"This setting cannot be trained: {resources.plain(str(exc), 300)}"
+
+
+def training_status(job_key: str) -> None:
+    """Show the session's lab training, if any: live progress, then the outcome once."""
+    note = st.session_state.pop(f"{job_key}_note", None)
+    if note:
+        st.warning(note)
+    job = st.session_state.get(job_key)
+    if job is None:
+        return
+    if job.running:
+        _progress(job)
+        return
+    del st.session_state[job_key]
+    if job.status == "failed":
+        st.error(f"Training {job.out.name} failed: {resources.plain(job.message, 400)}")
+        return
+    session.add(job.out, job.description)
+    st.success(f"Trained {job.out.name}: it joined this session's models and the sliders now reach it.")
+
+
+@st.fragment(run_every=0.5)
+def _progress(job) -> None:
+    if not job.running:
+        st.rerun(scope="app")
+    epoch, batch, batches = job.progress
+    done = min(1.0, max(0.0, (epoch - 1 + batch / max(batches, 1)) / job.config.epochs))
+    st.progress(done, text=f"Training {job.out.name}: epoch {max(epoch, 1)} of {job.config.epochs}")
+
+
+_ADD, _REMOVE, _PAD = np.array([232, 89, 12]), np.array([28, 126, 214]), np.array([225, 225, 225])
+
+
+def diverging(grid: np.ndarray, scale: int = 4) -> np.ndarray:
+    """Values in [-1, 1] (NaN: padding) as RGB uint8: white at 0, orange toward +1, blue toward -1."""
+    v = np.clip(np.nan_to_num(grid), -1, 1)[..., None]
+    white = np.full(3, 255.0)
+    rgb = np.where(v >= 0, white + v * (_ADD - white), white - v * (_REMOVE - white))
+    rgb[np.isnan(grid)] = _PAD
+    rgb = rgb.round().astype(np.uint8)
+    return rgb.repeat(scale, axis=0).repeat(scale, axis=1)

@@ -1,0 +1,243 @@
+"""The denoising lab: slide the noise and watch a plain AE and a denoising AE clean the same damaged digits.
+
+Every model on the page is given the corrupted copy; the clean digit is only the target
+the scores compare against. The sliders answer from shipped models and cached curves.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from aelab.app import labkit, labstate, resources
+from aelab.app.labstate import Param
+from aelab.app.pages import Page
+from aelab.errors import AelabError
+from aelab.labs import denoising
+from aelab.models.dae import CORRUPTIONS
+from aelab.projection import PCAProjection
+
+PAGE = Page("Denoising lab", ":material/blur_on:", "denoise", prefix="dn_", order=30)
+
+LEVELS = tuple(round(0.05 * i, 2) for i in range(21))
+CURVE_LEVELS = tuple(round(0.1 * i, 1) for i in range(11))
+N_DIGITS = 6
+NOISE_NAMES = {"gaussian": "Gaussian", "mask": "masking", "salt_pepper": "salt and pepper"}
+LEVEL_MEANING = {"gaussian": "the noise's standard deviation (pixels run from 0 to 1)",
+                 "mask": "the share of pixels set to black", "salt_pepper": "the share of pixels set to black or white"}
+AUTO = "auto"
+PARAMS = [
+    Param("dn_noise", "noise", labstate.choice(CORRUPTIONS), "noise type"),
+    Param("dn_level", "level", labstate.one_of(LEVELS), "noise level", labstate.fmt_number),
+    Param("dn_latent", "latent", labstate.number_in(1, 1024, integer=True), "latent size"),
+    Param("dn_dae", "dae", lambda text: text if 0 < len(text) <= 80 else None, "DAE"),
+    Param("dn_digits", "digits", labstate.number_in(0, 10**6, integer=True), "digit draw"),
+]
+
+
+def render() -> None:
+    st.title("Denoising lab")
+    st.markdown(
+        "A **denoising autoencoder** (DAE) is trained on damaged copies of each digit but scored against the "
+        "clean one, so it has to learn what digits look like rather than copy its input. Below, the same "
+        "damaged digits go into a plain AE and a DAE of the same size, trained on the same digits from the "
+        "same seed. Slide the noise and compare what comes back. Scores are PSNR in decibels against the "
+        "clean digit: higher is closer, and +6 dB halves the typical pixel error.")
+    st.latex(r"\mathcal{L}_\mathrm{DAE}(x) = L\big(x,\ g(f(\tilde x))\big),\qquad \tilde x = \mathrm{corrupt}(x)")
+    notices = labstate.restore("dn_", PARAMS)
+    try:
+        families = _families(tuple(resources.available_models()))
+    except AelabError as exc:
+        st.error(f"The models could not be read: {resources.plain(str(exc), 600)}")
+        return
+    for notice in notices:
+        st.warning(notice)
+    if not families:
+        st.warning("No plain AE and DAE pair of the same size is available. Run `python -m aelab pretrained` "
+                   "to build the shipped lab models.")
+        return
+    ae, dae = _controls(families)
+    labstate.publish(PARAMS)
+    _lab(ae, dae)
+
+
+def _families(entries: tuple[resources.ModelEntry, ...]) -> dict[int, dict]:
+    """Plain AEs and DAEs on the built-in digits, by latent size, where both kinds exist and load."""
+    families: dict[int, dict] = {}
+    for entry in entries:
+        if entry.kind not in ("ae", "dae") or entry.data != "mnist5k" or entry.latent_dim < 4:
+            continue
+        model = labkit.loaded(entry)
+        if model is None or model.arch != "mlp":
+            continue
+        family = families.setdefault(entry.latent_dim, {"ae": None, "daes": []})
+        if entry.kind == "ae" and family["ae"] is None:
+            family["ae"] = entry
+        elif entry.kind == "dae":
+            family["daes"].append(entry)
+    return {dim: f for dim, f in sorted(families.items()) if f["ae"] and f["daes"]}
+
+
+def _controls(families: dict[int, dict]) -> tuple[resources.ModelEntry, resources.ModelEntry]:
+    """Draw the sliders; return the AE and the DAE to compare."""
+    state = st.session_state
+    if state.get("dn_latent") not in families:
+        state.dn_latent = 16 if 16 in families else next(iter(families))
+    noise_col, level_col = st.columns([1, 1])
+    noise_col.radio("Noise type", CORRUPTIONS, key="dn_noise", format_func=NOISE_NAMES.get, horizontal=True)
+    corruption = state.dn_noise
+    level_col.select_slider("Noise level", LEVELS, value=0.5, key="dn_level",
+                            help=f"For {NOISE_NAMES[corruption]} noise: {LEVEL_MEANING[corruption]}.")
+    size_col, dae_col, draw_col = st.columns([1, 2, 1], vertical_alignment="bottom")
+    size_col.radio("Latent size", list(families), key="dn_latent", horizontal=True)
+    family = families[state.dn_latent]
+    names = {e.name: e for e in family["daes"]}
+    if state.get("dn_dae") not in (AUTO, *names):
+        state.dn_dae = AUTO
+    closest = _closest(family["daes"], corruption, state.dn_level)
+    dae_col.selectbox("Denoising AE to compare", [AUTO, *names], key="dn_dae",
+                      format_func=lambda n: f"nearest to this noise: {closest.name}" if n == AUTO else n,
+                      help="Each DAE was trained at one noise type and level.\n\n"
+                           + "\n".join(f"- **{e.name}**: {resources.plain(e.description)}" for e in family["daes"]))
+    draw_col.button("New digits", key="do_dn_redraw", on_click=_redraw, icon=":material/refresh:",
+                    help="Show other held-out digits.")
+    return family["ae"], closest if state.dn_dae == AUTO else names[state.dn_dae]
+
+
+def _closest(daes: list[resources.ModelEntry], corruption: str, level: float) -> resources.ModelEntry:
+    """The DAE trained on this noise type at the nearest level; else the Gaussian one nearest in level."""
+    def trained(entry):
+        return denoising.trained_level(labkit.loaded(entry)) or ("gaussian", 0.0)
+    same = [e for e in daes if trained(e)[0] == corruption] or [e for e in daes if trained(e)[0] == "gaussian"]
+    return min(same or daes, key=lambda e: abs(trained(e)[1] - level))
+
+
+def _redraw() -> None:
+    st.session_state.dn_digits = int(st.session_state.get("dn_digits", 0)) + 1
+
+
+def _lab(ae_entry: resources.ModelEntry, dae_entry: resources.ModelEntry) -> None:
+    state = st.session_state
+    corruption, level, seed = state.dn_noise, float(state.dn_level), int(state.get("dn_digits", 0))
+    ae, dae = labkit.loaded(ae_entry), labkit.loaded(dae_entry)
+    if ae is None or dae is None:
+        for note in labkit.unloadable([ae_entry, dae_entry]):
+            st.error(note)
+        return
+    clean = labkit.held_out(seed, N_DIGITS)
+    result = denoising.compare({"ae": ae, "dae": dae}, clean, corruption, level, seed=seed)
+    _digit_rows(result, ae_entry, dae_entry)
+    overall = _overall(ae_entry.path, dae_entry.path, corruption, level)
+    st.markdown(_summary(overall, ae_entry, dae_entry, corruption, level))
+    curve_col, shift_col = st.columns(2)
+    with curve_col:
+        _curve_chart(ae_entry, state.dn_latent, corruption, level)
+    with shift_col:
+        _shift_chart(ae_entry, dae_entry, result)
+
+
+def _digit_rows(result: denoising.Comparison, ae_entry, dae_entry) -> None:
+    def captions(name):
+        return [f"{p:.1f} dB · {m:.3f}" for p, m in zip(result.psnr[name], result.mse[name], strict=True)]
+    labkit.digit_table([
+        labkit.Row("Clean digit", result.clean, note="the target"),
+        labkit.Row("Corrupted", result.corrupted, captions(denoising.NOISY), "what both models are given"),
+        labkit.Row("Plain AE", result.recons["ae"], captions("ae"), ae_entry.name),
+        labkit.Row("Denoising AE", result.recons["dae"], captions("dae"), dae_entry.name),
+    ], key="denoise")
+    st.caption("Under each image: PSNR against the clean digit (dB, higher is better) · mean squared pixel error "
+               "(lower is better).")
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _overall(ae_path: str, dae_path: str, corruption: str, level: float) -> dict[str, float]:
+    """Mean PSNR over every held-out digit at this noise (the noise drawn from seed 0)."""
+    clean = resources.load_data("mnist5k").val.images
+    models = {"ae": resources.load_model(ae_path).model, "dae": resources.load_model(dae_path).model}
+    result = denoising.compare(models, clean, corruption, level, seed=0)
+    shifts = {name: denoising.relative_shift(model, clean, result.corrupted) for name, model in models.items()}
+    return {name: float(np.mean(np.minimum(v, 100))) for name, v in result.psnr.items()} | {
+        f"shift_{name}": value for name, value in shifts.items()} | {"n": len(clean)}
+
+
+def _summary(overall: dict, ae_entry, dae_entry, corruption: str, level: float) -> str:
+    if level == 0:
+        return (f"With no noise, on all {overall['n']} held-out digits: the plain AE reconstructs at "
+                f"{overall['ae']:.1f} dB and the DAE at {overall['dae']:.1f} dB (mean PSNR).")
+    gap = overall["dae"] - overall["ae"]
+    better = ("the DAE is closer to the clean digits" if gap >= 0.5 else
+              "the plain AE is closer to the clean digits" if gap <= -0.5 else "the two are within half a decibel")
+    return (f"On all {overall['n']} held-out digits at this noise: corrupted input {overall[denoising.NOISY]:.1f} dB, "
+            f"plain AE {overall['ae']:.1f} dB, DAE {overall['dae']:.1f} dB (mean PSNR), so {better}. "
+            f"Noise moves the plain AE's codes {overall['shift_ae']:.0%} of the way that swapping in another "
+            f"digit would, and the DAE's {overall['shift_dae']:.0%}.")
+
+
+@st.cache_data(show_spinner="Scoring every noise level (once per model and noise type)...", max_entries=64)
+def _curves(paths: tuple[tuple[str, str], ...], corruption: str) -> pd.DataFrame:
+    clean = resources.load_data("mnist5k").val.images
+    models = {name: resources.load_model(path).model for name, path in paths}
+    curves = denoising.psnr_curve(models, clean, corruption, CURVE_LEVELS, seed=0)
+    return pd.DataFrame([{"model": name, "level": lv, "psnr": float(v)}
+                         for name, values in curves.items() for lv, v in zip(CURVE_LEVELS, values, strict=True)
+                         if lv > 0 or name != denoising.NOISY])  # the undamaged input itself would be infinite
+
+
+def _curve_chart(ae_entry, latent: int, corruption: str, level: float) -> None:
+    st.markdown(f"**PSNR against {NOISE_NAMES[corruption]} noise level**, {latent}-D models, all held-out digits")
+    family = _families(tuple(resources.available_models()))[latent]
+    paths = ((ae_entry.name, ae_entry.path), *((e.name, e.path) for e in family["daes"]))
+    frame = _curves(paths, corruption)
+    lines = alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X("level:Q", title="noise level", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("psnr:Q", title="mean PSNR (dB)", scale=alt.Scale(zero=False)),
+        color=alt.Color("model:N", title=None, legend=alt.Legend(orient="bottom", columns=2, labelLimit=260)),
+        tooltip=["model", "level", alt.Tooltip("psnr:Q", format=".1f")])
+    rule = alt.Chart(pd.DataFrame({"level": [level]})).mark_rule(strokeDash=[4, 3], color="#444").encode(x="level:Q")
+    st.altair_chart((lines + rule).properties(height=320), width="stretch")
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _plane(path: str) -> tuple[PCAProjection, pd.DataFrame]:
+    """A PCA plane fitted to the clean held-out codes, and those codes on it."""
+    splits = resources.load_data("mnist5k")
+    model = resources.load_model(path).model
+    codes = denoising.codes(model, splits.val.images)
+    plane = PCAProjection().fit(codes)
+    xy = plane.transform(codes)
+    return plane, pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "digit": splits.val.labels.astype(str)})
+
+
+def _shift_chart(ae_entry, dae_entry, result: denoising.Comparison) -> None:
+    st.markdown("**How far noise pushes each code** (arrows: from the corrupted digit's code to the clean one's)")
+    left, right = st.columns(2)
+    for column, entry, title in ((left, ae_entry, "plain AE"), (right, dae_entry, "DAE")):
+        plane, background = _plane(entry.path)
+        model = labkit.loaded(entry)
+        clean_xy = plane.transform(denoising.codes(model, result.clean))
+        noisy_xy = plane.transform(denoising.codes(model, result.corrupted))
+        arrows = pd.DataFrame({"x": noisy_xy[:, 0], "y": noisy_xy[:, 1], "x2": clean_xy[:, 0], "y2": clean_xy[:, 1],
+                               "n": [str(i + 1) for i in range(len(clean_xy))]})
+        with column:
+            st.altair_chart(_arrow_chart(background, arrows, title), width="stretch")
+    st.caption("Each map is the model's codes for the held-out digits (coloured by digit) on the two directions "
+               "where they spread most (PCA). Numbers match the columns above; a hollow ring is the corrupted "
+               "digit's code, the filled dot the clean digit's.")
+
+
+def _arrow_chart(background: pd.DataFrame, arrows: pd.DataFrame, title: str) -> alt.LayerChart:
+    axes = {"x": alt.X("x:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
+            "y": alt.Y("y:Q", title=None, axis=alt.Axis(labels=False, ticks=False))}
+    dots = alt.Chart(background).mark_circle(size=12, opacity=0.35).encode(
+        **axes, color=alt.Color("digit:N", legend=None, scale=alt.Scale(range=resources.LABEL_COLOURS)))
+    lines = alt.Chart(arrows).mark_rule(strokeWidth=2, color="#222").encode(**axes, x2="x2:Q", y2="y2:Q")
+    ends = alt.Chart(arrows).mark_circle(size=70, color="#222").encode(x="x2:Q", y="y2:Q")
+    starts = alt.Chart(arrows).mark_point(size=90, filled=False, strokeWidth=2, color="#d6336c").encode(**axes)
+    labels = alt.Chart(arrows).mark_text(dx=9, dy=-9, fontWeight="bold", color="#d6336c").encode(**axes, text="n:N")
+    return (dots + lines + ends + starts + labels).properties(title=title, height=260)
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,250 @@
+"""The sparsity lab: slide the penalty's weight and target rate, and watch how few code units stay on.
+
+Every slider stop is a shipped one-layer sparse autoencoder with 128 code units; a setting
+with no model yet is one click from being trained, and then joins the sliders for the session.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from aelab import metrics, pretrained
+from aelab.app import labkit, labstate, resources
+from aelab.app.labstate import Param
+from aelab.app.pages import Page
+from aelab.errors import AelabError
+from aelab.explore import decode
+from aelab.labs import sparsity
+from aelab.train import TrainConfig
+
+PAGE = Page("Sparsity lab", ":material/grain:", "sparsity", prefix="sp_", order=40)
+
+UNITS = pretrained.SPARSE_UNITS
+PENALTY_NAMES = {"l1": "L1 on the code", "kl": "KL to a target rate rho"}
+# One click trains a setting with the shipped recipe but fewer epochs, to answer in seconds.
+LAB_TRAINING = TrainConfig(epochs=40, batch_size=64, lr=2e-3, seed=0)
+JOB = "sp_job"
+PARAMS = [
+    Param("sp_penalty", "penalty", labstate.choice(tuple(PENALTY_NAMES)), "penalty"),
+    Param("sp_weight", "weight", labstate.number_in(0, 1000), "sparsity weight", labstate.fmt_number),
+    Param("sp_rho", "rho", labstate.number_in(1e-4, 0.9999), "target rate rho", labstate.fmt_number),
+]
+
+
+def render() -> None:
+    st.title("Sparsity lab")
+    st.markdown(
+        f"A **sparse autoencoder** is free to use many code units ({UNITS} here, far more than the 2 of the "
+        "latent maps) but pays for each one it switches on, so each digit ends up described by a few units "
+        "out of many. Slide the penalty's weight and watch the code go quiet, the units specialise into strokes, "
+        "and the reconstructions pay the price.")
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**L1 penalty**: the sum of the code's absolute values")
+        st.latex(r"\mathcal{L} = L\big(x, g(f(x))\big) + \lambda \sum_j |z_j|")
+    with right:
+        st.markdown("**KL penalty**: each unit's average rate pulled toward rho")
+        st.latex(r"\mathcal{L} = L\big(x, g(f(x))\big) + \lambda \sum_j \mathrm{KL}(\rho \,\|\, \hat\rho_j)")
+    st.latex(r"\mathrm{KL}(\rho \,\|\, \hat\rho_j) = \rho \log\frac{\rho}{\hat\rho_j}"
+             r" + (1-\rho)\log\frac{1-\rho}{1-\hat\rho_j},\qquad \hat\rho_j = \frac{1}{N}\sum_{i=1}^{N} z_j(x_i)")
+    st.caption("rho-hat of a unit is its average activation over the digits: with sigmoid units (between 0 and 1) "
+               "it reads as how often the unit fires. The weight lambda sets how much the penalty counts.")
+    notices = labstate.restore("sp_", PARAMS)
+    for notice in notices:
+        st.warning(notice)
+    try:
+        grid = _grid(tuple(resources.available_models()))
+    except AelabError as exc:
+        st.error(f"The models could not be read: {resources.plain(str(exc), 600)}")
+        return
+    if not grid:
+        st.warning("No sparse lab models are available. Run `python -m aelab pretrained` to build them.")
+        return
+    setting = _controls(grid)
+    labstate.publish(PARAMS)
+    labkit.training_status(JOB)
+    entry = grid.get(setting)
+    if entry is None:
+        _missing(setting)
+        return
+    _lab(entry, grid, setting)
+
+
+def _grid(entries: tuple[resources.ModelEntry, ...]) -> dict[tuple, resources.ModelEntry]:
+    """Lab SAEs by setting (penalty, weight, rho; rho None where it does not apply)."""
+    grid = {}
+    for entry in entries:
+        if entry.kind != "sae" or entry.data != "mnist5k" or entry.latent_dim != UNITS:
+            continue
+        model = labkit.loaded(entry)
+        if model is None or model.hidden or (model.penalty == "l1" and model.activation != "relu"):
+            continue
+        grid.setdefault(_key(model.penalty, model.sparsity_weight, model.target_rho), entry)
+    return grid
+
+
+def _key(penalty: str, weight: float, rho: float) -> tuple:
+    return penalty, float(weight), float(rho) if penalty == "kl" and weight > 0 else None
+
+
+def _controls(grid: dict) -> tuple:
+    state = st.session_state
+    if state.get("sp_penalty") not in PENALTY_NAMES:
+        state.sp_penalty = "l1"
+    penalty_col, weight_col, rho_col = st.columns([2, 3, 3])
+    penalty_col.radio("Penalty", list(PENALTY_NAMES), key="sp_penalty", format_func=PENALTY_NAMES.get)
+    penalty = state.sp_penalty
+    weights = sorted({k[1] for k in grid if k[0] == penalty} | {0.0})
+    _snap("sp_weight", weights, 0.1 if 0.1 in weights else weights[len(weights) // 2])
+    weight_col.select_slider("Sparsity weight lambda", weights, key="sp_weight", format_func=lambda v: f"{v:g}",
+                             help="How much the penalty counts against reconstruction; 0 is no penalty.")
+    rhos = sorted({k[2] for k in grid if k[0] == "kl" and k[2] is not None}) or [0.05]
+    _snap("sp_rho", rhos, 0.05 if 0.05 in rhos else rhos[0])
+    no_rho = penalty != "kl" or state.sp_weight == 0
+    rho_col.select_slider("Target rate rho", rhos, key="sp_rho", format_func=lambda v: f"{v:g}", disabled=no_rho,
+                          help="KL penalty only: the average activation each unit should have over the digits "
+                               "(0.05: on for about one digit in twenty).")
+    return _key(penalty, state.sp_weight, state.sp_rho)
+
+
+def _snap(key: str, stops: list[float], default: float) -> None:
+    """Keep a slider's value on one of its stops (a link or another penalty may have left it off)."""
+    value = st.session_state.get(key)
+    if not isinstance(value, (int, float)) or not stops:
+        st.session_state[key] = default
+    elif value not in stops:
+        st.session_state[key] = min(stops, key=lambda s: abs(s - value))
+
+
+def _missing(setting: tuple) -> None:
+    penalty, weight, rho = setting
+    words = f"{PENALTY_NAMES[penalty]}, weight {weight:g}" + (f", rho {rho:g}" if rho is not None else "")
+    st.info(f"No model has been trained at this setting ({words}) yet.")
+    _train_button(setting)
+
+
+def _train_button(setting: tuple, label: str = "Train this setting") -> None:
+    penalty, weight, rho = setting
+    settings = {"latent_dim": UNITS, "hidden": [], "penalty": penalty, "sparsity_weight": weight,
+                "activation": "relu", **({"target_rho": rho} if rho is not None else {})}
+    name = f"my-sae-{UNITS}u-{penalty}-w{weight:g}" + (f"-rho{rho:g}" if rho is not None else "")
+    busy = st.session_state.get(JOB) is not None
+    st.button(label, key="do_sp_train", disabled=busy, icon=":material/model_training:",
+              on_click=labkit.start_training, args=(JOB, "sae", settings, name, LAB_TRAINING),
+              help=f"Trains a {UNITS}-unit sparse AE at this setting for {LAB_TRAINING.epochs} epochs (the shipped "
+                   "ones had up to 150), in the background; it then joins the sliders for this session.")
+
+
+@st.cache_data(show_spinner="Measuring the code (once per model)...", max_entries=64)
+def _measure(path: str) -> dict:
+    """Activity statistics, features and reconstruction cost of one model on every held-out digit."""
+    model = resources.load_model(path).model
+    images = resources.load_data("mnist5k").val.images
+    stats = sparsity.model_activity(model, images)
+    counts, edges = sparsity.histogram(stats.codes)
+    order = np.lexsort((-stats.rho_hat, -stats.firing_rate))
+    return {"stats": stats, "counts": counts, "edges": edges, "order": order,
+            "features": sparsity.features(model, stats)[order],
+            "bce": float(metrics.per_image_bce(model, images).mean()), "kind": sparsity.code_kind(model)}
+
+
+def _lab(entry: resources.ModelEntry, grid: dict, setting: tuple) -> None:
+    measured = _measure(entry.path)
+    stats: sparsity.Activity = measured["stats"]
+    baseline = grid.get(_key(setting[0], 0.0, 0.0))
+    base_bce = _measure(baseline.path)["bce"] if baseline else None
+    st.caption(f"Model: **{resources.plain(entry.name)}**, {resources.plain(entry.description)}. "
+               f"All figures on the {len(stats.codes)} held-out digits (never trained on).")
+    a, b, c = st.columns(3)
+    threshold = "above 0" if measured["kind"] == "relu" else f"above {stats.threshold:.3g}"
+    a.metric("Units on per digit", f"{stats.active.sum(1).mean():.1f} of {UNITS}",
+             help=f"The average number of units whose activation is {threshold} for a digit.")
+    b.metric("Dead units", f"{int(stats.dead.sum())} of {UNITS}",
+             help=f"Units {threshold} for none of the held-out digits: they never contribute.")
+    cost = None if base_bce is None or setting[1] == 0 else measured["bce"] - base_bce
+    c.metric("Reconstruction error", f"{measured['bce']:.1f} nats",
+             delta=None if cost is None else f"{cost:+.1f} vs no penalty", delta_color="inverse",
+             help="Binary cross-entropy summed over a digit's 784 pixels (nats per digit); lower is better.")
+    hist_col, rate_col = st.columns(2)
+    with hist_col:
+        _histogram(measured)
+    with rate_col:
+        _rates(stats, measured["order"], setting)
+    _features(measured, stats)
+    _examples(entry, stats)
+    _cost_curve(grid, setting)
+
+
+def _histogram(measured: dict) -> None:
+    st.markdown("**Every activation of every unit**, over all held-out digits")
+    edges, counts = measured["edges"], measured["counts"]
+    frame = pd.DataFrame({"from": edges[:-1], "to": edges[1:], "count": counts})
+    chart = alt.Chart(frame).mark_bar(color="#4c78a8").encode(
+        x=alt.X("from:Q", title="activation", bin="binned"), x2="to:Q",
+        y=alt.Y("count:Q", title="how many (log scale)", scale=alt.Scale(type="symlog")),
+        tooltip=[alt.Tooltip("from:Q", format=".3g"), alt.Tooltip("to:Q", format=".3g"), "count:Q"])
+    st.altair_chart(chart.properties(height=240), width="stretch")
+
+
+def _rates(stats: sparsity.Activity, order: np.ndarray, setting: tuple) -> None:
+    penalty, weight, rho = setting
+    st.markdown("**Each unit's mean activation rho-hat**" + (", against the target rho (line)" if rho else ""))
+    frame = pd.DataFrame({"unit": np.arange(len(order)), "rho_hat": stats.rho_hat[order],
+                          "dead": np.where(stats.dead[order], "never on", "on for some digits")})
+    bars = alt.Chart(frame).mark_bar().encode(
+        x=alt.X("unit:O", title="units, most often on first", axis=alt.Axis(labels=False, ticks=False)),
+        y=alt.Y("rho_hat:Q", title="mean activation"),
+        color=alt.Color("dead:N", title=None, scale=alt.Scale(domain=["on for some digits", "never on"],
+                                                              range=["#4c78a8", "#bbbbbb"]),
+                        legend=alt.Legend(orient="top")))
+    layers = bars
+    if rho:
+        layers += alt.Chart(pd.DataFrame({"rho": [rho]})).mark_rule(color="#d6336c", strokeWidth=2).encode(y="rho:Q")
+    st.altair_chart(layers.properties(height=240), width="stretch")
+
+
+def _features(measured: dict, stats: sparsity.Activity) -> None:
+    st.markdown("**What each unit draws**: the change in the decoded image when that unit alone switches on")
+    grid = sparsity.feature_grid(measured["features"], columns=16)
+    st.image(labkit.diverging(grid, scale=4), width="stretch")
+    dead = int(stats.dead.sum())
+    st.caption("Orange adds ink, blue removes it. Ordered from the unit on for the most digits; "
+               + (f"the last {dead} never switch on for a held-out digit." if dead
+                  else "every unit is on for some digit."))
+
+
+def _examples(entry: resources.ModelEntry, stats: sparsity.Activity) -> None:
+    model = labkit.loaded(entry)
+    pick = np.random.default_rng(0).choice(len(stats.codes), size=8, replace=False)
+    images = resources.load_data("mnist5k").val.images[pick]
+    recon = decode(model, stats.codes[pick].astype(np.float32))
+    on = stats.active[pick].sum(1)
+    labkit.digit_table([labkit.Row("Held-out digit", images),
+                        labkit.Row("Reconstruction", recon, [f"{n} units on" for n in on])], key="sparse", px=64)
+
+
+def _cost_curve(grid: dict, setting: tuple) -> None:
+    penalty, _, rho = setting
+    family = {k[1]: e for k, e in grid.items() if k[0] == penalty and (k[2] in (rho, None))}
+    rows = []
+    for weight, entry in sorted(family.items()):
+        measured = _measure(entry.path)
+        rows.append({"weight": weight, "reconstruction error (nats)": measured["bce"],
+                     "units on per digit": float(measured["stats"].active.sum(1).mean())})
+    if len(rows) < 2:
+        return
+    frame = pd.DataFrame(rows).melt("weight", var_name="measure")
+    st.markdown("**What sparsity costs**: across the weights" + (f" (rho {rho:g})" if rho else ""))
+    chart = alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X("weight:O", title="sparsity weight lambda"), y=alt.Y("value:Q", title=None),
+        color=alt.Color("measure:N", legend=None),
+        tooltip=["weight", "measure", alt.Tooltip("value:Q", format=".1f")],
+    ).properties(height=180, width=260).facet(column=alt.Column("measure:N", title=None)).resolve_scale(y="independent")
+    st.altair_chart(chart)
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,101 @@
+"""The denoising lab page, driven headless with AppTest's public API: every control, the URL, bad links."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGE = "aelab/app/pages/denoising.py"
+DB = re.compile(r"(\d+\.\d) dB")
+
+
+def _open(**params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.switch_page(PAGE).run()
+    _ok(at)
+    return at
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _table(at: AppTest) -> str:
+    tables = [h.proto.body for h in at.get("html") if 'data-table="denoise"' in h.proto.body]
+    assert len(tables) == 1
+    return tables[0]
+
+
+def _summary(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith(("On all", "With no noise")))
+
+
+@pytest.fixture(scope="module")
+def at() -> AppTest:
+    return _open()
+
+
+def test_page_shows_the_models_the_formula_and_scores(at):
+    assert [t.value for t in at.title] == ["Denoising lab"]
+    assert any("g(f(\\tilde x))" in latex.value for latex in at.latex)
+    table = _table(at)
+    for row in ("Clean digit", "Corrupted", "Plain AE", "Denoising AE"):
+        assert row in table
+    assert table.count("<img") == 4 * 6 and len(DB.findall(table)) == 3 * 6
+    assert "ae-16d" in table and "dae-16d-gauss0.5" in table  # the nearest DAE to Gaussian 0.5
+    assert at.query_params["level"] == "0.5" and at.query_params["noise"] == "gaussian"
+
+
+def test_every_control_at_every_extreme(at):
+    before = _table(at)
+    for corruption in ("mask", "salt_pepper", "gaussian"):
+        at.radio(key="dn_noise").set_value(corruption).run()
+        _ok(at)
+        for level in (0.0, 1.0, 0.05):
+            at.select_slider(key="dn_level").set_value(level).run()
+            _ok(at)
+            assert _summary(at)
+    for latent in at.radio(key="dn_latent").options:
+        at.radio(key="dn_latent").set_value(int(latent)).run()
+        _ok(at)
+        for option in at.selectbox(key="dn_dae").options:
+            at.selectbox(key="dn_dae").set_value(option if option != at.selectbox(key="dn_dae").options[0] else "auto")
+            at.run()
+            _ok(at)
+    at.button(key="do_dn_redraw").click().run()
+    _ok(at)
+    assert at.query_params["digits"] == "1"
+    assert _table(at) != before
+
+
+def test_scores_fall_as_noise_rises():
+    at = _open()
+    means = []
+    for level in (0.1, 0.5, 0.9):
+        at.select_slider(key="dn_level").set_value(level).run()
+        means.append([float(v) for v in re.findall(r"corrupted input (\d+\.\d) dB", _summary(at))][0])
+    assert means[0] > means[1] > means[2]
+
+
+def test_a_link_restores_the_view():
+    at = _open(noise="mask", level="0.3", latent="64", digits="7")
+    assert at.radio(key="dn_noise").value == "mask"
+    assert at.select_slider(key="dn_level").value == 0.3
+    assert at.radio(key="dn_latent").value == 64
+    assert "ae-64d" in _table(at)
+    assert not at.warning
+
+
+@pytest.mark.parametrize("params", [{"level": "7"}, {"noise": "blur"}, {"latent": "x"}, {"level": "nan"}])
+def test_a_bad_link_gets_a_notice_and_the_default(params):
+    at = _open(**params)
+    assert any("not one this page offers" in w.value for w in at.warning)
+    assert at.select_slider(key="dn_level").value == 0.5
+    assert at.radio(key="dn_noise").value == "gaussian"
