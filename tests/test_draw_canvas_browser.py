@@ -10,13 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -29,39 +22,9 @@ DIGIT_TEXT = re.compile(r"Digit: ink ([\d.]+), centre of mass \(([\d.]+), ([\d.]
                         r"columns (\d+)-(\d+), from a 56x56 drawing")
 
 
-@contextmanager
-def _serve(script, timeout: float = 90.0) -> Iterator[str]:
-    """``streamlit run script`` on a free loopback port (as devtools.serve_app does for app.py)."""
-    port = devtools.free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
-           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
-    with tempfile.TemporaryFile() as log:
-        server = subprocess.Popen(cmd, cwd=devtools.ROOT, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                    break
-                except OSError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        log.seek(0)
-                        raise RuntimeError(f"streamlit did not start:\n{log.read().decode(errors='replace')}") from None
-                    time.sleep(0.2)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-
-
 @pytest.fixture(scope="module")
 def app_url():
-    with _serve(APP) as url:
+    with devtools.serve_app(script=APP) as url:
         yield url
 
 

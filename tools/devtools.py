@@ -31,10 +31,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(env: dict[str, str] | None = None, timeout: float = 90.0) -> Iterator[str]:
-    """Start the app on a free loopback port; yields its URL and stops it afterwards."""
+def serve_app(env: dict[str, str] | None = None, timeout: float = 90.0, script: Path | None = None) -> Iterator[str]:
+    """Start the app (or another Streamlit ``script``) on a free loopback port; yields its URL, stops it after."""
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script or ROOT / "app.py"), "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
     log = tempfile.TemporaryFile()

@@ -119,8 +119,12 @@ def start_training(job_key: str, kind: str, settings: dict, name: str, config: T
         st.session_state[f"{job_key}_note"] = f"This setting cannot be trained: {resources.plain(str(exc), 300)}"
 
 
-def training_status(job_key: str) -> None:
-    """Show the session's lab training, if any: live progress, then the outcome once."""
+def training_status(job_key: str, on_done=None) -> None:
+    """Show the session's lab training, if any: live progress, then the outcome once.
+
+    Call it before the page draws its widgets: ``on_done(job)`` runs when a run has just
+    been added to the session's models, and may set widget values (to show the new model).
+    """
     note = st.session_state.pop(f"{job_key}_note", None)
     if note:
         st.warning(note)
@@ -135,7 +139,10 @@ def training_status(job_key: str) -> None:
         st.error(f"Training {job.out.name} failed: {resources.plain(job.message, 400)}")
         return
     session.add(job.out, job.description)
-    st.success(f"Trained {job.out.name}: it joined this session's models and the sliders now reach it.")
+    st.success(f"Trained {job.out.name} ({resources.plain(job.description, 200)}): it joined this session's "
+               "models and the sliders now reach it.")
+    if on_done is not None:
+        on_done(job)
 
 
 @st.fragment(run_every=0.5)

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from aelab import digit_image
 from aelab.app import labkit, labstate, resources
+from aelab.app.components.draw_canvas import draw_canvas, new_drawing
 from aelab.app.labstate import Param
 from aelab.app.pages import Page
 from aelab.errors import AelabError
@@ -136,6 +138,47 @@ def _lab(ae_entry: resources.ModelEntry, dae_entry: resources.ModelEntry) -> Non
         _curve_chart(ae_entry, state.dn_latent, corruption, level)
     with shift_col:
         _shift_chart(ae_entry, dae_entry, result)
+    _own_digit(ae, dae, corruption, level, seed)
+
+
+def _own_digit(ae, dae, corruption: str, level: float, seed: int) -> None:
+    """Draw or upload a digit; the same noise is added and both models clean it."""
+    st.subheader("Your own digit")
+    st.markdown("Draw a digit (or upload a picture of one): it is framed like the training digits, the same noise "
+                "is added, and both models try to clean it.")
+    pad, shown = st.columns([1, 2])
+    with pad:
+        drawing = new_drawing("dn_canvas")
+        if drawing is not None:
+            _take(lambda: digit_image.digit_from_drawing(drawing) if drawing.any() else None)
+        draw_canvas("dn_canvas")
+        upload = st.file_uploader("...or upload a picture", type=list(digit_image.PICTURE_SUFFIXES),
+                                  key="do_dn_upload", help="A photo or scan of one handwritten digit.")
+        if upload is not None and st.session_state.get("dn_own_file") != upload.file_id:
+            st.session_state.dn_own_file = upload.file_id
+            _take(lambda: digit_image.digit_from_file(upload.getvalue(), upload.name))
+    with shown:
+        for problem in st.session_state.pop("dn_own_problem", []):
+            st.warning(problem)
+        digit = st.session_state.get("dn_own")
+        if digit is None:
+            st.caption("Nothing drawn yet.")
+            return
+        result = denoising.compare({"ae": ae, "dae": dae}, digit[None], corruption, level, seed=seed)
+        labkit.digit_table([
+            labkit.Row("Your digit", result.clean, note="framed 28x28"),
+            labkit.Row("Corrupted", result.corrupted, [f"{result.psnr[denoising.NOISY][0]:.1f} dB"]),
+            labkit.Row("Plain AE", result.recons["ae"], [f"{result.psnr['ae'][0]:.1f} dB"]),
+            labkit.Row("Denoising AE", result.recons["dae"], [f"{result.psnr['dae'][0]:.1f} dB"]),
+        ], key="own", px=72)
+
+
+def _take(convert) -> None:
+    """Keep the converted digit; a picture that cannot be used leaves the last one and says why."""
+    try:
+        st.session_state.dn_own = convert()
+    except AelabError as exc:
+        st.session_state.dn_own_problem = [f"That picture could not be used: {resources.plain(str(exc), 400)}"]
 
 
 def _digit_rows(result: denoising.Comparison, ae_entry, dae_entry) -> None:

@@ -55,6 +55,7 @@ def render() -> None:
     notices = labstate.restore("sp_", PARAMS)
     for notice in notices:
         st.warning(notice)
+    labkit.training_status(JOB, on_done=_show_trained)  # first: a run that just finished joins the grid
     try:
         grid = _grid(tuple(resources.available_models()))
     except AelabError as exc:
@@ -65,12 +66,36 @@ def render() -> None:
         return
     setting = _controls(grid)
     labstate.publish(PARAMS)
-    labkit.training_status(JOB)
     entry = grid.get(setting)
     if entry is None:
         _missing(setting)
-        return
-    _lab(entry, grid, setting)
+    else:
+        _lab(entry, grid, setting)
+    _another_setting(grid)
+
+
+def _show_trained(job) -> None:
+    """Move the sliders to the setting just trained."""
+    st.session_state.sp_penalty = job.settings["penalty"]
+    st.session_state.sp_weight = float(job.settings["sparsity_weight"])
+    if "target_rho" in job.settings:
+        st.session_state.sp_rho = float(job.settings["target_rho"])
+
+
+def _another_setting(grid: dict) -> None:
+    penalty = st.session_state.sp_penalty
+    with st.expander(f"Train another setting ({PENALTY_NAMES[penalty]})"):
+        weight_col, rho_col, button_col = st.columns(3, vertical_alignment="bottom")
+        weight = weight_col.number_input("Sparsity weight lambda", 0.0, 100.0, 0.5, step=0.05, format="%g",
+                                         key="sp_new_weight")
+        rho = rho_col.number_input("Target rate rho", 0.001, 0.999, 0.15, step=0.01, format="%g", key="sp_new_rho",
+                                   disabled=penalty != "kl")
+        setting = _key(penalty, weight, rho)
+        with button_col:
+            if setting in grid:
+                st.caption("Already on the sliders.")
+            else:
+                _train_button(setting, "Train it")
 
 
 def _grid(entries: tuple[resources.ModelEntry, ...]) -> dict[tuple, resources.ModelEntry]:
@@ -132,7 +157,7 @@ def _train_button(setting: tuple, label: str = "Train this setting") -> None:
                 "activation": "relu", **({"target_rho": rho} if rho is not None else {})}
     name = f"my-sae-{UNITS}u-{penalty}-w{weight:g}" + (f"-rho{rho:g}" if rho is not None else "")
     busy = st.session_state.get(JOB) is not None
-    st.button(label, key="do_sp_train", disabled=busy, icon=":material/model_training:",
+    st.button(label, key=f"do_sp_train_{label.split()[-1]}", disabled=busy, icon=":material/model_training:",
               on_click=labkit.start_training, args=(JOB, "sae", settings, name, LAB_TRAINING),
               help=f"Trains a {UNITS}-unit sparse AE at this setting for {LAB_TRAINING.epochs} epochs (the shipped "
                    "ones had up to 150), in the background; it then joins the sliders for this session.")
@@ -168,6 +193,8 @@ def _lab(entry: resources.ModelEntry, grid: dict, setting: tuple) -> None:
     c.metric("Reconstruction error", f"{measured['bce']:.1f} nats",
              delta=None if cost is None else f"{cost:+.1f} vs no penalty", delta_color="inverse",
              help="Binary cross-entropy summed over a digit's 784 pixels (nats per digit); lower is better.")
+    if baseline and setting[1] > 0:
+        st.markdown(_dead_sentence(stats, _measure(baseline.path)["stats"], measured["kind"]))
     hist_col, rate_col = st.columns(2)
     with hist_col:
         _histogram(measured)
@@ -176,6 +203,18 @@ def _lab(entry: resources.ModelEntry, grid: dict, setting: tuple) -> None:
     _features(measured, stats)
     _examples(entry, stats)
     _cost_curve(grid, setting)
+
+
+def _dead_sentence(stats: sparsity.Activity, free: sparsity.Activity, kind: str) -> str:
+    """Compare the dead units with the same kind of model trained without the penalty."""
+    dead, free_dead = int(stats.dead.sum()), int(free.dead.sum())
+    on, free_on = stats.active.sum(1).mean(), free.active.sum(1).mean()
+    text = (f"Against the same model trained without the penalty: {on:.1f} units on per digit instead of "
+            f"{free_on:.1f}, and {dead} dead units instead of {free_dead}.")
+    if kind == "relu" and free_dead:
+        text += (f" Even without a penalty {free_dead} ReLU units never switch on: a unit whose input is negative "
+                 "for every digit gets no gradient, so training cannot bring it back.")
+    return text
 
 
 def _histogram(measured: dict) -> None:
@@ -227,23 +266,27 @@ def _examples(entry: resources.ModelEntry, stats: sparsity.Activity) -> None:
 
 
 def _cost_curve(grid: dict, setting: tuple) -> None:
-    penalty, _, rho = setting
+    penalty, current, rho = setting
     family = {k[1]: e for k, e in grid.items() if k[0] == penalty and (k[2] in (rho, None))}
+    if len(family) < 2:
+        return
     rows = []
     for weight, entry in sorted(family.items()):
         measured = _measure(entry.path)
-        rows.append({"weight": weight, "reconstruction error (nats)": measured["bce"],
-                     "units on per digit": float(measured["stats"].active.sum(1).mean())})
-    if len(rows) < 2:
-        return
-    frame = pd.DataFrame(rows).melt("weight", var_name="measure")
-    st.markdown("**What sparsity costs**: across the weights" + (f" (rho {rho:g})" if rho else ""))
-    chart = alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("weight:O", title="sparsity weight lambda"), y=alt.Y("value:Q", title=None),
-        color=alt.Color("measure:N", legend=None),
-        tooltip=["weight", "measure", alt.Tooltip("value:Q", format=".1f")],
-    ).properties(height=180, width=260).facet(column=alt.Column("measure:N", title=None)).resolve_scale(y="independent")
-    st.altair_chart(chart)
+        rows.append({"weight": f"{weight:g}", "bce": measured["bce"],
+                     "on": float(measured["stats"].active.sum(1).mean()), "current": weight == current})
+    frame = pd.DataFrame(rows)
+    st.markdown("**What sparsity costs**, across the weights" + (f" at rho {rho:g}" if rho else "")
+                + "; the larger dot is the model shown above")
+    for column, field, title in zip(st.columns(2), ("bce", "on"),
+                                    ("reconstruction error (nats per digit)", "units on per digit"), strict=True):
+        chart = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(filled=True)).encode(
+            x=alt.X("weight:O", title="sparsity weight lambda", sort=None, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y(f"{field}:Q", title=title, scale=alt.Scale(zero=False)),
+            tooltip=["weight", alt.Tooltip(f"{field}:Q", format=".1f")])
+        marker = alt.Chart(frame[frame.current]).mark_point(size=220, filled=True, color="#d6336c").encode(
+            x=alt.X("weight:O", sort=None), y=f"{field}:Q")
+        column.altair_chart((chart + marker).properties(height=220), width="stretch")
 
 
 if __name__ == "__main__":
