@@ -99,3 +99,26 @@ def test_a_bad_link_gets_a_notice_and_the_default(params):
     assert any("not one this page offers" in w.value for w in at.warning)
     assert at.select_slider(key="dn_level").value == 0.5
     assert at.radio(key="dn_noise").value == "gaussian"
+
+
+def test_training_a_dae_at_this_noise_joins_the_page():
+    at = _open(noise="salt_pepper", level="0.1", latent="16")
+    button = at.button(key="do_dn_train")
+    assert not button.disabled
+    button.click().run()
+    _ok(at)
+    job = at.session_state["dn_job"]
+    job.join(timeout=300)
+    assert job.status != "failed", job.message
+    at.run()
+    _ok(at)
+    assert any("joined this session's models" in s.value for s in at.success)
+    assert at.selectbox(key="dn_dae").value == job.out.name  # now compared against it
+    assert job.out.name in _table(at)
+    assert at.button(key="do_dn_train").disabled  # this noise has its DAE now
+
+
+@pytest.mark.parametrize("params", [{"level": "0"}, {"level": "1", "noise": "mask"}, {"level": "0.5"}])
+def test_no_training_where_there_is_nothing_to_add(params):
+    """No noise, a noise level training refuses, and a noise a shipped DAE already has."""
+    assert _open(**params).button(key="do_dn_train").disabled

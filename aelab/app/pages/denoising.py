@@ -18,8 +18,9 @@ from aelab.app.labstate import Param
 from aelab.app.pages import Page
 from aelab.errors import AelabError
 from aelab.labs import denoising
-from aelab.models.dae import CORRUPTIONS
+from aelab.models.dae import CORRUPTIONS, max_noise_level
 from aelab.projection import PCAProjection
+from aelab.train import TrainConfig
 
 PAGE = Page("Denoising lab", ":material/blur_on:", "denoise", prefix="dn_", order=30)
 
@@ -30,6 +31,9 @@ NOISE_NAMES = {"gaussian": "Gaussian", "mask": "masking", "salt_pepper": "salt a
 LEVEL_MEANING = {"gaussian": "the noise's standard deviation (pixels run from 0 to 1)",
                  "mask": "the share of pixels set to black", "salt_pepper": "the share of pixels set to black or white"}
 AUTO = "auto"
+JOB = "dn_job"
+# One click trains a DAE at the current noise: the shipped recipe, fewer epochs, to answer in about a minute.
+LAB_TRAINING = TrainConfig(epochs=20, batch_size=64, lr=2e-3, seed=0)
 PARAMS = [
     Param("dn_noise", "noise", labstate.choice(CORRUPTIONS), "noise type"),
     Param("dn_level", "level", labstate.one_of(LEVELS), "noise level", labstate.fmt_number),
@@ -49,6 +53,7 @@ def render() -> None:
         "clean digit: higher is closer, and +6 dB halves the typical pixel error.")
     st.latex(r"\mathcal{L}_\mathrm{DAE}(x) = L\big(x,\ g(f(\tilde x))\big),\qquad \tilde x = \mathrm{corrupt}(x)")
     notices = labstate.restore("dn_", PARAMS)
+    labkit.training_status(JOB, on_done=_show_trained)  # first: a run that just finished joins the models
     try:
         families = _families(tuple(resources.available_models()))
     except AelabError as exc:
@@ -92,7 +97,7 @@ def _controls(families: dict[int, dict]) -> tuple[resources.ModelEntry, resource
     corruption = state.dn_noise
     level_col.select_slider("Noise level", LEVELS, value=0.5, key="dn_level",
                             help=f"For {NOISE_NAMES[corruption]} noise: {LEVEL_MEANING[corruption]}.")
-    size_col, dae_col, draw_col = st.columns([1, 2, 1], vertical_alignment="bottom")
+    size_col, dae_col, draw_col, train_col = st.columns([1, 2.2, 1, 1.3], vertical_alignment="bottom")
     size_col.radio("Latent size", list(families), key="dn_latent", horizontal=True)
     family = families[state.dn_latent]
     names = {e.name: e for e in family["daes"]}
@@ -105,6 +110,8 @@ def _controls(families: dict[int, dict]) -> tuple[resources.ModelEntry, resource
                            + "\n".join(f"- **{e.name}**: {resources.plain(e.description)}" for e in family["daes"]))
     draw_col.button("New digits", key="do_dn_redraw", on_click=_redraw, icon=":material/refresh:",
                     help="Show other held-out digits.")
+    with train_col:
+        _train_button(family, corruption, float(state.dn_level))
     return family["ae"], closest if state.dn_dae == AUTO else names[state.dn_dae]
 
 
@@ -114,6 +121,29 @@ def _closest(daes: list[resources.ModelEntry], corruption: str, level: float) ->
         return denoising.trained_level(labkit.loaded(entry)) or ("gaussian", 0.0)
     same = [e for e in daes if trained(e)[0] == corruption] or [e for e in daes if trained(e)[0] == "gaussian"]
     return min(same or daes, key=lambda e: abs(trained(e)[1] - level))
+
+
+def _train_button(family: dict, corruption: str, level: float) -> None:
+    """One click trains a DAE at exactly this noise, beside the shipped ones of this size."""
+    latent = family["ae"].latent_dim
+    have = any(denoising.trained_level(labkit.loaded(e)) == (corruption, level) for e in family["daes"])
+    top = max_noise_level({"corruption": corruption})
+    why = ("one is already here" if have else "there is nothing to learn from at no noise" if level == 0
+           else f"training stops at {top:g} for this noise" if level > top else "")
+    settings = {"latent_dim": latent, "corruption": corruption, "noise_level": level}
+    name = f"my-dae-{latent}d-{corruption}{level:g}"
+    st.button("Train a DAE here", key="do_dn_train", icon=":material/model_training:",
+              disabled=bool(why) or st.session_state.get(JOB) is not None,
+              on_click=labkit.start_training, args=(JOB, "dae", settings, name, LAB_TRAINING),
+              help=(f"Not now: {why}." if why else
+                    f"Train a {latent}-D DAE at {NOISE_NAMES[corruption]} noise {level:g} for {LAB_TRAINING.epochs} "
+                    "epochs (the shipped ones had up to 150), in the background; it joins this page for the session."))
+
+
+def _show_trained(job) -> None:
+    """Compare against the DAE just trained."""
+    st.session_state.dn_latent = int(job.settings["latent_dim"])
+    st.session_state.dn_dae = job.out.name
 
 
 def _redraw() -> None:
