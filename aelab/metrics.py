@@ -1,4 +1,4 @@
-"""Evaluation metrics: pure functions of a model and a batch of images."""
+"""Evaluation metrics: pure functions of a model and a batch of images, and of scores and labels (ROC, AUC)."""
 
 from __future__ import annotations
 
@@ -90,3 +90,91 @@ def psnr(clean: np.ndarray, other: np.ndarray, peak: float = 1.0, floor: float =
     MSE). An exact copy would be infinite; the MSE is floored at ``floor`` (100 dB).
     """
     return 10 * np.log10(peak**2 / np.maximum(mse_per_image(clean, other), floor))
+
+
+@torch.no_grad()
+def per_image_neg_elbo(
+    model: Autoencoder, images: np.ndarray, *, samples: int = 16, seed: int = 0, batch_size: int = 500
+) -> np.ndarray:
+    """Each image's negative ELBO in nats, as `evaluate` counts it: (N,). Only for ``has_prior`` models.
+
+    -ELBO(x) = E_{z ~ q(z|x)}[-log p(x|z)] + KL(q(z|x) || p(z)), the expectation averaged over
+    ``samples`` draws from a generator seeded with ``seed`` (drawn in the same order as
+    `evaluate`, so the mean of these equals its ``neg_elbo``).
+    """
+    if not model.has_prior:
+        raise ValueError(f"a {model.description} has no prior, so no ELBO")
+    model.eval()
+    device = next(model.parameters()).device
+    x_all = as_tensor(images, torch.device("cpu"))
+    generator = torch.Generator(device=device).manual_seed(seed)
+    parts = []
+    for start in range(0, len(x_all), batch_size):
+        bce, _, kl = _batch_terms(model, x_all[start : start + batch_size].to(device), samples, generator)
+        parts.append((bce + kl).cpu().numpy())
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def roc_curve(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ROC curve of a score that should be higher for positives (label 1): (fpr, tpr, thresholds).
+
+    At threshold t an example is flagged when score >= t; tpr = flagged positives / positives,
+    fpr = flagged negatives / negatives. Thresholds are the distinct scores, highest first,
+    after a first +inf (nothing flagged, the point (0, 0)); the last point is (1, 1). Tied
+    scores are flagged together, so a tie of positives and negatives is one diagonal step.
+    """
+    scores = np.asarray(scores, np.float64).ravel()
+    labels = np.asarray(labels).ravel().astype(bool)
+    if scores.shape != labels.shape:
+        raise ValueError(f"{len(scores)} scores but {len(labels)} labels")
+    if not np.isfinite(scores).all():
+        raise ValueError("scores must be finite numbers")
+    positives = int(labels.sum())
+    negatives = len(labels) - positives
+    if positives == 0 or negatives == 0:
+        raise ValueError("an ROC curve needs both positives and negatives")
+    order = np.argsort(-scores, kind="stable")
+    ranked, hits = scores[order], labels[order]
+    ends = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]  # the last of each run of tied scores
+    tp = np.cumsum(hits)[ends]
+    fp = ends + 1 - tp
+    fpr = np.r_[0.0, fp / negatives]
+    tpr = np.r_[0.0, tp / positives]
+    return fpr, tpr, np.r_[np.inf, ranked[ends]]
+
+
+def auc(x: np.ndarray, y: np.ndarray) -> float:
+    """The area under a curve through the points (x, y), x non-decreasing, by the trapezoid rule.
+
+    sum_i (x_{i+1} - x_i) (y_i + y_{i+1}) / 2
+    """
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"x and y must be 1-D and of one length, got {x.shape} and {y.shape}")
+    if np.any(np.diff(x) < 0):
+        raise ValueError("x must be non-decreasing")
+    return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2))
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The area under the ROC curve: the chance that a random positive scores above a random
+    negative, a tie counting one half (the Mann-Whitney U statistic over positives x negatives)."""
+    fpr, tpr, _ = roc_curve(scores, labels)
+    return auc(fpr, tpr)
+
+
+def precision_recall_at(scores: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[float, float]:
+    """Precision and recall when every example with score >= ``threshold`` is flagged as positive.
+
+    precision = flagged positives / flagged (NaN when nothing is flagged);
+    recall = flagged positives / positives (NaN when there are no positives).
+    """
+    scores = np.asarray(scores, np.float64).ravel()
+    labels = np.asarray(labels).ravel().astype(bool)
+    if scores.shape != labels.shape:
+        raise ValueError(f"{len(scores)} scores but {len(labels)} labels")
+    flagged = scores >= threshold
+    hits = int(np.sum(flagged & labels))
+    precision = hits / int(flagged.sum()) if flagged.any() else float("nan")
+    recall = hits / int(labels.sum()) if labels.any() else float("nan")
+    return precision, recall
