@@ -9,4 +9,5 @@ found = pages.discover()
 page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=p.default)
                       for p in found])
 resources.keep_widget_state(tuple(p.prefix for p in found))  # switching pages keeps each page's settings
+resources.freeze_startup_objects()  # each run's garbage collection then skips the libraries' objects
 page.run()

@@ -59,7 +59,7 @@ def render() -> None:
     except AelabError as exc:
         st.error(f"The models could not be read: {resources.plain(str(exc), 600)}")
         return
-    for notice in notices:
+    for notice in notices + resources.manifest_problems() + _unloadable():
         st.warning(notice)
     if not families:
         st.warning("No plain AE and DAE pair of the same size is available. Run `python -m aelab pretrained` "
@@ -68,6 +68,11 @@ def render() -> None:
     ae, dae = _controls(families)
     labstate.publish(PARAMS)
     _lab(ae, dae)
+
+
+def _unloadable() -> list[str]:
+    """A note for each AE or DAE that could be on this page but does not load."""
+    return labkit.unloadable([e for e in resources.available_models() if e.kind in ("ae", "dae")])
 
 
 def _families(entries: tuple[resources.ModelEntry, ...]) -> dict[int, dict]:

@@ -53,7 +53,8 @@ def render() -> None:
     st.caption("rho-hat of a unit is its average activation over the digits: with sigmoid units (between 0 and 1) "
                "it reads as how often the unit fires. The weight lambda sets how much the penalty counts.")
     notices = labstate.restore("sp_", PARAMS)
-    for notice in notices:
+    saes = [e for e in resources.available_models() if e.kind == "sae"]
+    for notice in notices + resources.manifest_problems() + labkit.unloadable(saes):
         st.warning(notice)
     labkit.training_status(JOB, on_done=_show_trained)  # first: a run that just finished joins the grid
     try:
