@@ -129,12 +129,30 @@ def test_extremes_are_the_highest_and_lowest_scores():
 
 
 def test_the_table_summary_names_sets_and_rows_from_the_figures():
-    table = {"a": {"x": 1.0, "y": 0.9, "z": 0.4}, "b": {"x": 1.0, "y": 0.8, "z": 0.6}}
-    facts = anomaly.summary(table)
-    assert facts["easiest"] == ["x"] and facts["hardest"] == "z" and facts["hardest_range"] == (0.4, 0.6)
-    assert facts["best"] == {"y": (["a"], 0.9), "z": (["b"], 0.6)}
-    assert facts["below_chance"] == [("a", "z", 0.4)]
-    assert anomaly.compare_rows(table["a"], table["b"]) == {"better": ["y"], "worse": ["z"], "tie": ["x"]}
+    rng = np.random.default_rng(0)
+    digits = rng.normal(0, 1, 400)
+    # Row a separates y better than b does, b separates z better than a, and both separate x alike.
+    shift = {"a": {"x": 3.0, "y": 2.0, "z": -0.3}, "b": {"x": 3.0, "y": 0.8, "z": 0.3}}
+    noise = {name: rng.normal(0, 1, 400) for name in "xyz"}
+    outliers = {row: {name: noise[name] + v for name, v in sets.items()} for row, sets in shift.items()}
+    inlier = {"a": digits, "b": digits}
+    table = anomaly.auc_table(inlier, outliers)
+    draws = anomaly.auc_draws(inlier, outliers, draws=200)
+    facts = anomaly.summary(table, draws)
+    assert facts["easiest"] == ["x"] and facts["hardest"] == "z"
+    assert facts["best"] == {"y": (["a"], table["a"]["y"]), "z": (["b"], table["b"]["z"])}  # x: a tie, not named
+    assert facts["below_chance"] == [("a", "z", table["a"]["z"])]
+    assert anomaly.compare_rows(draws["a"], draws["b"]) == {"better": ["y"], "worse": ["z"], "tie": ["x"]}
+
+
+def test_bootstrap_draws_agree_with_the_auc_and_call_a_copy_a_tie():
+    rng = np.random.default_rng(1)
+    digits, ood_scores = rng.normal(0, 1, 300), rng.normal(0.5, 1, 300)
+    assert anomaly._rank_auc(digits, ood_scores) == pytest.approx(anomaly.separation_auc(digits, ood_scores))
+    draws = anomaly.auc_draws({"a": digits, "b": digits}, {"a": {"s": ood_scores}, "b": {"s": ood_scores}}, draws=100)
+    assert abs(draws["a"]["s"].mean() - anomaly.separation_auc(digits, ood_scores)) < 0.01
+    assert 0.01 < draws["a"]["s"].std() < 0.05  # about sqrt(AUC (1 - AUC) / n) for 300 + 300 images
+    assert anomaly.differs(draws["a"]["s"], draws["b"]["s"]) == 0
 
 
 # ---- the OOD sets ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.stats import rankdata
 
 from aelab import metrics
 from aelab.models import Autoencoder
@@ -164,23 +165,61 @@ def auc_table(inlier: Mapping[str, np.ndarray], outliers: Mapping[str, Mapping[s
             for row, sets in outliers.items()}
 
 
-def compare_rows(a: Mapping[str, float], b: Mapping[str, float], margin: float = 0.01) -> dict[str, list[str]]:
-    """Which OOD sets scorer ``a`` separates better than ``b`` (AUC higher by more than ``margin``),
-    which worse, and which about as well: {"better": [...], "worse": [...], "tie": [...]}."""
+def _rank_auc(inlier: np.ndarray, outlier: np.ndarray) -> float:
+    """The same AUC as :func:`separation_auc`, from average ranks (Mann-Whitney U), for many resamples."""
+    ranks = rankdata(np.concatenate([inlier, outlier]))
+    n, m = len(inlier), len(outlier)
+    return float((ranks[n:].sum() - m * (m + 1) / 2) / (n * m))
+
+
+def auc_draws(
+    inlier: Mapping[str, np.ndarray], outliers: Mapping[str, Mapping[str, np.ndarray]], draws: int = 200, seed: int = 0
+) -> dict:
+    """Paired bootstrap AUCs, {row: {set: (draws,)}}, for telling real differences from noise.
+
+    Every draw resamples the digits and each set's images with replacement, the same
+    indices for every row: the rows score the same images, so their differences keep
+    their pairing (Efron & Tibshirani, "An Introduction to the Bootstrap", 1993).
+    """
+    rng = np.random.default_rng(seed)
+    rows = list(outliers)
+    sets = list(next(iter(outliers.values())))
+    out: dict = {row: {name: np.empty(draws) for name in sets} for row in rows}
+    n = len(next(iter(inlier.values())))
+    for d in range(draws):
+        pick_in = rng.integers(0, n, size=n)
+        for name in sets:
+            m = len(outliers[rows[0]][name])
+            pick_out = rng.integers(0, m, size=m)
+            for row in rows:
+                scores_in, scores_out = np.asarray(inlier[row]), np.asarray(outliers[row][name])
+                out[row][name][d] = _rank_auc(scores_in[pick_in], scores_out[pick_out])
+    return out
+
+
+def differs(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> int:
+    """+1 when paired bootstrap AUCs ``a`` beat ``b`` (the interval of a - b above 0), -1 below, 0 a tie."""
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(np.asarray(a) - np.asarray(b), [tail, 100 - tail])
+    return 1 if low > 0 else -1 if high < 0 else 0
+
+
+def compare_rows(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> dict[str, list[str]]:
+    """Which OOD sets scorer ``a`` separates better than ``b``, which worse, and which as well (a tie:
+    the 95% interval of the paired bootstrap difference holds 0). Arguments are :func:`auc_draws` rows."""
     verdict: dict[str, list[str]] = {"better": [], "worse": [], "tie": []}
     for name in a:
-        gap = a[name] - b[name]
-        verdict["better" if gap > margin else "worse" if gap < -margin else "tie"].append(name)
+        verdict[{1: "better", -1: "worse", 0: "tie"}[differs(a[name], b[name])]].append(name)
     return verdict
 
 
-def summary(table: Mapping[str, Mapping[str, float]], tolerance: float = 0.005) -> dict:
+def summary(table: Mapping[str, Mapping[str, float]], draws: Mapping[str, Mapping[str, np.ndarray]]) -> dict:
     """What an AUC table ({row: {set: AUC}}, one row per scorer) says, for sentences computed from it.
 
     - ``easiest``: the sets whose lowest AUC over the rows is the highest (to 0.0005), and ``easiest_auc``
       that lowest AUC; ``hardest``: the set with the lowest mean AUC, and ``hardest_range`` (min, max).
-    - ``best``: {set: (rows within ``tolerance`` of the top, top AUC)} for the sets where the rows differ
-      by more than ``tolerance``.
+    - ``best``: {set: (rows not beaten by the top row, top AUC)} for the sets where the top row beats
+      some other row beyond noise (paired bootstrap ``draws`` from :func:`auc_draws`).
     - ``below_chance``: (row, set, AUC) wherever the AUC is under 0.5 (OOD images score lower than digits).
     """
     rows, names = list(table), list(next(iter(table.values())))
@@ -188,8 +227,12 @@ def summary(table: Mapping[str, Mapping[str, float]], tolerance: float = 0.005) 
     high = {n: max(table[r][n] for r in rows) for n in names}
     easiest = [n for n in names if low[n] >= max(low.values()) - 0.0005]
     hardest = min(names, key=lambda n: float(np.mean([table[r][n] for r in rows])))
+    best = {}
+    for n in names:
+        top = max(rows, key=lambda r: table[r][n])
+        beaten = [r for r in rows if differs(draws[top][n], draws[r][n]) > 0]
+        if beaten:
+            best[n] = ([r for r in rows if r not in beaten], high[n])
     return {"easiest": easiest, "easiest_auc": min(low[n] for n in easiest), "hardest": hardest,
-            "hardest_range": (low[hardest], high[hardest]),
-            "best": {n: ([r for r in rows if table[r][n] >= high[n] - tolerance], high[n])
-                     for n in names if high[n] - low[n] > tolerance},
+            "hardest_range": (low[hardest], high[hardest]), "best": best,
             "below_chance": [(r, n, table[r][n]) for r in rows for n in names if table[r][n] < 0.5]}

@@ -288,8 +288,8 @@ def _auc_table(lab: dict[str, resources.ModelEntry], set_key: str, score: str) -
     scorers = {(kind, s): entry for kind, entry in lab.items()
                for s in (recon, *(["neg_elbo"] if entry.has_prior else []))}
     inlier = {row: _scores(e.path, "digits", row[1]) for row, e in scorers.items()}
-    table = anomaly.auc_table(inlier, {row: {_title(k): _scores(e.path, k, row[1]) for k in sets}
-                                       for row, e in scorers.items()})
+    outliers = {row: {_title(k): _scores(e.path, k, row[1]) for k in sets} for row, e in scorers.items()}
+    table = anomaly.auc_table(inlier, outliers)
     st.table([{"model": resources.plain(f"{e.name} ({e.description})"), "score": SHORT[s],
                **{name: f"{v:.3f}" for name, v in table[(kind, s)].items()}} for (kind, s), e in scorers.items()],
              hide_index=True)
@@ -297,27 +297,37 @@ def _auc_table(lab: dict[str, resources.ModelEntry], set_key: str, score: str) -
                f"completely, 0.5 is chance, below 0.5 the OOD images score *lower* than digits. "
                f"{'MSE' if recon == 'mse' else 'BCE'} rows decode each image's code; the -ELBO averages "
                f"{anomaly.ELBO_SAMPLES} sampled codes per image.")
-    st.markdown("\n\n".join(_findings(table, recon)))
+    draws = _draws(tuple((row, e.path) for row, e in scorers.items()), tuple(sets))
+    st.markdown("\n\n".join(_findings(table, draws, recon)))
 
 
-def _findings(table: dict, recon: str) -> list[str]:
+@st.cache_data(show_spinner="Resampling the digits to tell real differences from noise (once)...", max_entries=16)
+def _draws(scorers: tuple, sets: tuple) -> dict:
+    """Paired bootstrap AUCs of every row on every set (see anomaly.auc_draws)."""
+    inlier = {row: _scores(path, "digits", row[1]) for row, path in scorers}
+    outliers = {row: {_title(k): _scores(path, k, row[1]) for k in sets} for row, path in scorers}
+    return anomaly.auc_draws(inlier, outliers)
+
+
+def _findings(table: dict, draws: dict, recon: str) -> list[str]:
     """Sentences computed from the table: the easiest and hardest sets, the best kinds, the -ELBO's effect."""
-    facts = anomaly.summary({row: sets for row, sets in table.items() if row[1] == recon})
+    facts = anomaly.summary({row: sets for row, sets in table.items() if row[1] == recon}, draws)
     low, high = facts["hardest_range"]
     lines = [f"Easiest to tell from digits: **{' and '.join(facts['easiest'])}** (every kind's AUC at least "
              f"{facts['easiest_auc']:.3f}). Hardest: **{facts['hardest']}** (AUCs {low:.3f} to {high:.3f})."]
     if facts["best"]:
         best = "; ".join(f"{name}: {' and '.join(KINDS[r[0]] for r in rows)} ({top:.3f})"
                          for name, (rows, top) in facts["best"].items())
-        lines.append(f"Best kind per set, where the kinds differ (within 0.005 of the top): {best}.")
+        lines.append(f"Best kind per set, where the top one beats another beyond noise (a paired bootstrap "
+                     f"over the images; the kinds it does not beat tie with it): {best}.")
     if facts["below_chance"]:
         cells = ", ".join(f"the {KINDS[r[0]]} on {name} ({auc:.3f})" for r, name, auc in facts["below_chance"])
         lines.append(f"Below chance: {cells}. There the OOD images score *lower* than digits, so this score "
                      "would flag digits first.")
     for kind, score in [row for row in table if row[1] == "neg_elbo" and (row[0], recon) in table]:
-        verdict = anomaly.compare_rows(table[(kind, score)], table[(kind, recon)])
+        verdict = anomaly.compare_rows(draws[(kind, score)], draws[(kind, recon)])
         parts = [f"{how} on {', '.join(verdict[key])}" for key, how in (("better", "better"), ("worse", "worse"),
-                 ("tie", "about as well (AUCs within 0.01)")) if verdict[key]]
+                 ("tie", "as well, within noise")) if verdict[key]]
         lines.append(f"The {KINDS[kind]}'s -ELBO, against its {SCORE_NAMES[recon]}: {'; '.join(parts)}.")
     return lines
 
