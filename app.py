@@ -4,6 +4,7 @@ import streamlit as st
 
 from aelab.app import pages, resources
 
+resources.prepare_thread()  # torch on one thread in this run's thread: the other core serves the rest
 st.set_page_config(page_title="aelab", page_icon=":material/blur_on:", layout="wide")
 found = pages.discover()
 page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=p.default)

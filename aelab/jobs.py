@@ -22,7 +22,7 @@ from .errors import AelabError
 from .models import Autoencoder
 from .projection import PCAProjection
 from .runs import train_and_save
-from .train import EpochLog, TrainConfig
+from .train import EpochLog, TrainConfig, configure_cpu
 
 
 def plane(codes: np.ndarray) -> np.ndarray:
@@ -99,6 +99,7 @@ class TrainingJob:
         return elapsed / done * (self.config.epochs - done)
 
     def _run(self) -> None:
+        configure_cpu(threads=1)  # per thread: one core per run, whatever thread started it
         try:
             self.info = train_and_save(self.kind, self.settings, self.splits, self.config, self.out,
                                        data_name=self.data_name or None, callback=self._on_epoch,

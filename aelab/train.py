@@ -98,6 +98,11 @@ def configure_cpu(threads: int | None = 1) -> None:
     Denormal floats flushed to zero: late in training Adam's moments for weights that never
     get a gradient (blank border pixels, dead units) decay into denormals, which the CPU
     handles slowly; flushing them kept epochs at full speed with the same final loss.
+
+    Both settings belong to the calling thread (OpenMP's thread count and the CPU's
+    denormal flag are per thread): a server must call this in every thread that runs torch.
+    Without it, each Streamlit script thread ran torch with as many threads as cores, and a
+    6-digit forward pass that takes 0.6 ms took about 40 ms beside a busy browser.
     """
     torch.set_flush_denormal(True)
     if threads is not None:

@@ -51,17 +51,33 @@ class Row:
     note: str = ""  # under the heading, e.g. the model's description
 
 
+def strip(images: np.ndarray, gap: int = 1) -> np.ndarray:
+    """Images (N, H, W) side by side in one (H, N*W + (N-1)*gap) image, a white gap between them."""
+    n, h, w = images.shape
+    out = np.ones((h, n * w + (n - 1) * gap), np.float32)
+    for i, image in enumerate(images):
+        out[:, i * (w + gap) : i * (w + gap) + w] = image
+    return out
+
+
 def digit_table(rows: Sequence[Row], key: str, px: int = DIGIT_PX) -> None:
-    """Draw rows of digits as one table: headings on the left, one column per digit."""
+    """Draw rows of digits as one table: headings on the left, each row's digits as one image, captions under.
+
+    One image per row, not per digit: the browser decodes a handful of PNGs per slider move.
+    """
     body = []
     for row in rows:
-        cells = []
-        for i, image in enumerate(row.images):
-            caption = row.captions[i] if i < len(row.captions) else ""
-            cells.append(f'<td><img src="{png_uri(image)}" width="{px}" height="{px}" alt="{html.escape(row.label)} '
-                         f'{i + 1}"><div class="cap">{html.escape(caption)}</div></td>')
+        n, h, w = row.images.shape
+        scale = px / w
+        width = round(n * px + (n - 1) * scale)
+        captions = "".join(f"<span>{html.escape(c)}</span>" for c in row.captions)
         note = f'<div class="note">{html.escape(row.note)}</div>' if row.note else ""
-        body.append(f'<tr><th scope="row">{html.escape(row.label)}{note}</th>{"".join(cells)}</tr>')
+        body.append(
+            f'<tr><th scope="row">{html.escape(row.label)}{note}</th><td>'
+            f'<img src="{png_uri(strip(row.images))}" width="{width}" height="{round(h * scale)}" '
+            f'alt="{html.escape(row.label)}: {n} image{"s" if n != 1 else ""}">'
+            + (f'<div class="cap" style="grid-template-columns: repeat({n}, {px}px); column-gap: {scale:.0f}px">'
+               f"{captions}</div>" if row.captions else "") + "</td></tr>")
     st.html(f'<div class="aelab-digits" data-table="{html.escape(key)}"><table>{"".join(body)}</table></div>'
             f"<style>{_TABLE_CSS}</style>")
 
@@ -72,9 +88,10 @@ _TABLE_CSS = """
 .aelab-digits th { text-align: left; font-weight: 600; padding: 4px 12px 4px 0; vertical-align: middle;
   min-width: 9rem; max-width: 14rem; }
 .aelab-digits th .note { font-weight: 400; font-size: 0.8rem; opacity: 0.75; }
-.aelab-digits td { padding: 3px 4px; text-align: center; vertical-align: top; }
-.aelab-digits img { image-rendering: pixelated; display: block; margin: 0 auto; border-radius: 2px; }
-.aelab-digits .cap { font-size: 0.8rem; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.aelab-digits td { padding: 3px 0; vertical-align: top; }
+.aelab-digits img { image-rendering: pixelated; display: block; }
+.aelab-digits .cap { display: grid; font-size: 0.8rem; font-variant-numeric: tabular-nums; text-align: center;
+  white-space: nowrap; }
 """
 
 

@@ -15,9 +15,11 @@ from ..errors import AelabError
 from ..models import model_class
 from ..train import configure_cpu
 
-# One thread per training run leaves the other core to the server and to other sessions;
-# see configure_cpu for why.
-configure_cpu(threads=1)
+
+def prepare_thread() -> None:
+    """Run torch on one thread, denormals flushed, in the calling thread: every script run calls it,
+    since Streamlit runs each in a new thread and these settings are per thread (see configure_cpu)."""
+    configure_cpu(threads=1)
 
 
 # Colours of digit labels 0-9, as static/latent_map.js draws them.

@@ -6,9 +6,7 @@ the scores compare against. The sliders answer from shipped models and cached cu
 
 from __future__ import annotations
 
-import altair as alt
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from aelab import digit_image
@@ -254,38 +252,42 @@ def _summary(overall: dict, ae_entry, dae_entry, corruption: str, level: float) 
 
 
 @st.cache_data(show_spinner="Scoring every noise level (once per model and noise type)...", max_entries=64)
-def _curves(paths: tuple[tuple[str, str], ...], corruption: str) -> pd.DataFrame:
+def _curves(paths: tuple[tuple[str, str], ...], corruption: str) -> list[dict]:
     clean = resources.load_data("mnist5k").val.images
     models = {name: resources.load_model(path).model for name, path in paths}
     curves = denoising.psnr_curve(models, clean, corruption, CURVE_LEVELS, seed=0)
-    return pd.DataFrame([{"model": name, "level": lv, "psnr": float(v)}
-                         for name, values in curves.items() for lv, v in zip(CURVE_LEVELS, values, strict=True)
-                         if lv > 0 or name != denoising.NOISY])  # the undamaged input itself would be infinite
+    return [{"model": name, "level": lv, "psnr": float(v)}
+            for name, values in curves.items() for lv, v in zip(CURVE_LEVELS, values, strict=True)
+            if lv > 0 or name != denoising.NOISY]  # the undamaged input itself would be infinite
 
 
 def _curve_chart(ae_entry, latent: int, corruption: str, level: float) -> None:
     st.markdown(f"**PSNR against {NOISE_NAMES[corruption]} noise level**, {latent}-D models, all held-out digits")
     family = _families(tuple(resources.available_models()))[latent]
     paths = ((ae_entry.name, ae_entry.path), *((e.name, e.path) for e in family["daes"]))
-    frame = _curves(paths, corruption)
-    lines = alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("level:Q", title="noise level", scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("psnr:Q", title="mean PSNR (dB)", scale=alt.Scale(zero=False)),
-        color=alt.Color("model:N", title=None, legend=alt.Legend(orient="bottom", columns=2, labelLimit=260)),
-        tooltip=["model", "level", alt.Tooltip("psnr:Q", format=".1f")])
-    rule = alt.Chart(pd.DataFrame({"level": [level]})).mark_rule(strokeDash=[4, 3], color="#444").encode(x="level:Q")
-    st.altair_chart((lines + rule).properties(height=320), width="stretch")
+    lines = {"data": {"values": _curves(paths, corruption)}, "mark": {"type": "line", "point": True},
+             "encoding": {
+                 "x": {"field": "level", "type": "quantitative", "title": "noise level", "scale": {"domain": [0, 1]}},
+                 "y": {"field": "psnr", "type": "quantitative", "title": "mean PSNR (dB)", "scale": {"zero": False}},
+                 "color": {"field": "model", "type": "nominal", "title": None,
+                           "legend": {"orient": "bottom", "columns": 2, "labelLimit": 260}},
+                 "tooltip": [{"field": "model"}, {"field": "level"}, {"field": "psnr", "format": ".1f"}]}}
+    rule = {"data": {"values": [{"level": level}]}, "mark": {"type": "rule", "strokeDash": [4, 3], "color": "#444"},
+            "encoding": {"x": {"field": "level", "type": "quantitative"}}}
+    # Plain Vega-Lite (no Altair): building and validating Altair charts took most of a slider move's time.
+    st.vega_lite_chart(spec={"height": 320, "layer": [lines, rule]}, width="stretch")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _plane(path: str) -> tuple[PCAProjection, pd.DataFrame]:
-    """A PCA plane fitted to the clean held-out codes, and those codes on it."""
+def _plane(path: str) -> tuple[PCAProjection, list[dict]]:
+    """A PCA plane fitted to the clean held-out codes, and those codes on it as chart records."""
     splits = resources.load_data("mnist5k")
     model = resources.load_model(path).model
     codes = denoising.codes(model, splits.val.images)
     plane = PCAProjection().fit(codes)
     xy = plane.transform(codes)
-    return plane, pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "digit": splits.val.labels.astype(str)})
+    return plane, [{"x": float(x), "y": float(y), "digit": str(d)} for (x, y), d in zip(xy, splits.val.labels,
+                                                                                          strict=True)]
 
 
 def _shift_chart(ae_entry, dae_entry, result: denoising.Comparison) -> None:
@@ -296,25 +298,33 @@ def _shift_chart(ae_entry, dae_entry, result: denoising.Comparison) -> None:
         model = labkit.loaded(entry)
         clean_xy = plane.transform(denoising.codes(model, result.clean))
         noisy_xy = plane.transform(denoising.codes(model, result.corrupted))
-        arrows = pd.DataFrame({"x": noisy_xy[:, 0], "y": noisy_xy[:, 1], "x2": clean_xy[:, 0], "y2": clean_xy[:, 1],
-                               "n": [str(i + 1) for i in range(len(clean_xy))]})
+        arrows = [{"x": float(a), "y": float(b), "x2": float(c), "y2": float(d), "n": str(i + 1)}
+                  for i, ((a, b), (c, d)) in enumerate(zip(noisy_xy, clean_xy, strict=True))]
         with column:
-            st.altair_chart(_arrow_chart(background, arrows, title), width="stretch")
+            st.vega_lite_chart(spec=_arrow_spec(background, arrows, title), width="stretch")
     st.caption("Each map is the model's codes for the held-out digits (coloured by digit) on the two directions "
                "where they spread most (PCA). Numbers match the columns above; a hollow ring is the corrupted "
                "digit's code, the filled dot the clean digit's.")
 
 
-def _arrow_chart(background: pd.DataFrame, arrows: pd.DataFrame, title: str) -> alt.LayerChart:
-    axes = {"x": alt.X("x:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
-            "y": alt.Y("y:Q", title=None, axis=alt.Axis(labels=False, ticks=False))}
-    dots = alt.Chart(background).mark_circle(size=12, opacity=0.35).encode(
-        **axes, color=alt.Color("digit:N", legend=None, scale=alt.Scale(range=resources.LABEL_COLOURS)))
-    lines = alt.Chart(arrows).mark_rule(strokeWidth=2, color="#222").encode(**axes, x2="x2:Q", y2="y2:Q")
-    ends = alt.Chart(arrows).mark_circle(size=70, color="#222").encode(x="x2:Q", y="y2:Q")
-    starts = alt.Chart(arrows).mark_point(size=90, filled=False, strokeWidth=2, color="#d6336c").encode(**axes)
-    labels = alt.Chart(arrows).mark_text(dx=9, dy=-9, fontWeight="bold", color="#d6336c").encode(**axes, text="n:N")
-    return (dots + lines + ends + starts + labels).properties(title=title, height=260)
+def _arrow_spec(background: list[dict], arrows: list[dict], title: str) -> dict:
+    """A Vega-Lite layer: the held-out codes, and arrows from corrupted to clean codes."""
+    axis = {"labels": False, "ticks": False, "title": None}
+    xy = {"x": {"field": "x", "type": "quantitative", "axis": axis},
+          "y": {"field": "y", "type": "quantitative", "axis": axis}}
+    ends = {"x": {"field": "x2", "type": "quantitative"}, "y": {"field": "y2", "type": "quantitative"}}
+    dots = {"data": {"values": background}, "mark": {"type": "circle", "size": 12, "opacity": 0.35},
+            "encoding": xy | {"color": {"field": "digit", "type": "nominal", "legend": None,
+                                        "scale": {"range": resources.LABEL_COLOURS}}}}
+    pushes = {"data": {"values": arrows}, "layer": [
+        {"mark": {"type": "rule", "strokeWidth": 2, "color": "#222"}, "encoding": xy | {
+            "x2": {"field": "x2"}, "y2": {"field": "y2"}}},
+        {"mark": {"type": "circle", "size": 70, "color": "#222"}, "encoding": ends},
+        {"mark": {"type": "point", "size": 90, "filled": False, "strokeWidth": 2, "color": "#d6336c"}, "encoding": xy},
+        {"mark": {"type": "text", "dx": 9, "dy": -9, "fontWeight": "bold", "color": "#d6336c"},
+         "encoding": xy | {"text": {"field": "n", "type": "nominal"}}},
+    ]}
+    return {"title": title, "height": 260, "layer": [dots, pushes]}
 
 
 if __name__ == "__main__":

@@ -6,9 +6,7 @@ with no model yet is one click from being trained, and then joins the sliders fo
 
 from __future__ import annotations
 
-import altair as alt
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from aelab import metrics, pretrained
@@ -201,7 +199,7 @@ def _lab(entry: resources.ModelEntry, grid: dict, setting: tuple) -> None:
         _histogram(measured)
     with rate_col:
         _rates(stats, measured["order"], setting)
-    _features(measured, stats)
+    _features(entry.path, stats)
     _examples(entry, stats)
     _cost_curve(grid, setting)
 
@@ -218,38 +216,49 @@ def _dead_sentence(stats: sparsity.Activity, free: sparsity.Activity, kind: str)
     return text
 
 
+# Charts are plain Vega-Lite specs (no Altair): building and validating Altair charts took most
+# of a slider move's time on the server.
 def _histogram(measured: dict) -> None:
     st.markdown("**Every activation of every unit**, over all held-out digits")
     edges, counts = measured["edges"], measured["counts"]
-    frame = pd.DataFrame({"from": edges[:-1], "to": edges[1:], "count": counts})
-    chart = alt.Chart(frame).mark_bar(color="#4c78a8").encode(
-        x=alt.X("from:Q", title="activation", bin="binned"), x2="to:Q",
-        y=alt.Y("count:Q", title="how many (log scale)", scale=alt.Scale(type="symlog")),
-        tooltip=[alt.Tooltip("from:Q", format=".3g"), alt.Tooltip("to:Q", format=".3g"), "count:Q"])
-    st.altair_chart(chart.properties(height=240), width="stretch")
+    values = [{"from": float(a), "to": float(b), "count": int(c)} for a, b, c in zip(edges[:-1], edges[1:], counts,
+                                                                                       strict=True)]
+    st.vega_lite_chart(spec={"height": 240, "data": {"values": values}, "mark": {"type": "bar", "color": "#4c78a8"},
+                             "encoding": {
+                                 "x": {"field": "from", "type": "quantitative", "bin": "binned", "title": "activation"},
+                                 "x2": {"field": "to"},
+                                 "y": {"field": "count", "type": "quantitative", "title": "how many (log scale)",
+                                       "scale": {"type": "symlog"}},
+                                 "tooltip": [{"field": "from", "format": ".3g"}, {"field": "to", "format": ".3g"},
+                                             {"field": "count"}]}}, width="stretch")
 
 
 def _rates(stats: sparsity.Activity, order: np.ndarray, setting: tuple) -> None:
-    penalty, weight, rho = setting
+    rho = setting[2]
     st.markdown("**Each unit's mean activation rho-hat**" + (", against the target rho (line)" if rho else ""))
-    frame = pd.DataFrame({"unit": np.arange(len(order)), "rho_hat": stats.rho_hat[order],
-                          "dead": np.where(stats.dead[order], "never on", "on for some digits")})
-    bars = alt.Chart(frame).mark_bar().encode(
-        x=alt.X("unit:O", title="units, most often on first", axis=alt.Axis(labels=False, ticks=False)),
-        y=alt.Y("rho_hat:Q", title="mean activation"),
-        color=alt.Color("dead:N", title=None, scale=alt.Scale(domain=["on for some digits", "never on"],
-                                                              range=["#4c78a8", "#bbbbbb"]),
-                        legend=alt.Legend(orient="top")))
-    layers = bars
-    if rho:
-        layers += alt.Chart(pd.DataFrame({"rho": [rho]})).mark_rule(color="#d6336c", strokeWidth=2).encode(y="rho:Q")
-    st.altair_chart(layers.properties(height=240), width="stretch")
+    values = [{"unit": i, "rho_hat": float(stats.rho_hat[j]), "dead": "never on" if stats.dead[j] else
+               "on for some digits"} for i, j in enumerate(order)]
+    bars = {"data": {"values": values}, "mark": "bar", "encoding": {
+        "x": {"field": "unit", "type": "ordinal", "title": "units, most often on first",
+              "axis": {"labels": False, "ticks": False}},
+        "y": {"field": "rho_hat", "type": "quantitative", "title": "mean activation"},
+        "color": {"field": "dead", "type": "nominal", "title": None, "legend": {"orient": "top"},
+                  "scale": {"domain": ["on for some digits", "never on"], "range": ["#4c78a8", "#bbbbbb"]}}}}
+    target = {"data": {"values": [{"rho": rho}]}, "mark": {"type": "rule", "color": "#d6336c", "strokeWidth": 2},
+              "encoding": {"y": {"field": "rho", "type": "quantitative"}}}
+    st.vega_lite_chart(spec={"height": 240, "layer": [bars, *([target] if rho else [])]}, width="stretch")
 
 
-def _features(measured: dict, stats: sparsity.Activity) -> None:
+@st.cache_data(show_spinner=False, max_entries=64)
+def _feature_png(path: str) -> str:
+    """The feature grid of a model as a PNG data URI, one image pixel per feature pixel (CSS enlarges it)."""
+    return labkit.rgb_png_uri(labkit.diverging(sparsity.feature_grid(_measure(path)["features"], columns=16), scale=1))
+
+
+def _features(path: str, stats: sparsity.Activity) -> None:
     st.markdown("**What each unit draws**: the change in the decoded image when that unit alone switches on")
-    grid = sparsity.feature_grid(measured["features"], columns=16)
-    st.image(labkit.diverging(grid, scale=4), width="stretch")
+    st.html(f'<img src="{_feature_png(path)}" alt="the {len(stats.dead)} units\' features" '
+            'style="width:100%; image-rendering:pixelated; border-radius:4px">')
     dead = int(stats.dead.sum())
     st.caption("Orange adds ink, blue removes it. Ordered from the unit on for the most digits; "
                + (f"the last {dead} never switch on for a held-out digit." if dead
@@ -276,18 +285,21 @@ def _cost_curve(grid: dict, setting: tuple) -> None:
         measured = _measure(entry.path)
         rows.append({"weight": f"{weight:g}", "bce": measured["bce"],
                      "on": float(measured["stats"].active.sum(1).mean()), "current": weight == current})
-    frame = pd.DataFrame(rows)
     st.markdown("**What sparsity costs**, across the weights" + (f" at rho {rho:g}" if rho else "")
                 + "; the larger dot is the model shown above")
+    order = [r["weight"] for r in rows]
     for column, field, title in zip(st.columns(2), ("bce", "on"),
-                                    ("reconstruction error (nats per digit)", "units on per digit"), strict=True):
-        chart = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(filled=True)).encode(
-            x=alt.X("weight:O", title="sparsity weight lambda", sort=None, axis=alt.Axis(labelAngle=0)),
-            y=alt.Y(f"{field}:Q", title=title, scale=alt.Scale(zero=False)),
-            tooltip=["weight", alt.Tooltip(f"{field}:Q", format=".1f")])
-        marker = alt.Chart(frame[frame.current]).mark_point(size=220, filled=True, color="#d6336c").encode(
-            x=alt.X("weight:O", sort=None), y=f"{field}:Q")
-        column.altair_chart((chart + marker).properties(height=220), width="stretch")
+                                    ("reconstruction error (nats)", "units on per digit"), strict=True):
+        x = {"field": "weight", "type": "ordinal", "sort": order, "title": "sparsity weight lambda",
+             "axis": {"labelAngle": 0}}
+        y = {"field": field, "type": "quantitative", "title": title, "scale": {"zero": False}}
+        line = {"mark": {"type": "line", "point": {"filled": True}},
+                "encoding": {"x": x, "y": y, "tooltip": [{"field": "weight"}, {"field": field, "format": ".1f"}]}}
+        marker = {"transform": [{"filter": "datum.current"}], "mark": {"type": "point", "size": 220, "filled": True,
+                                                                       "color": "#d6336c"},
+                  "encoding": {"x": x, "y": y}}
+        column.vega_lite_chart(spec={"height": 220, "data": {"values": rows}, "layer": [line, marker]},
+                               width="stretch")
 
 
 if __name__ == "__main__":
