@@ -194,9 +194,11 @@ def _lab(entry: resources.ModelEntry, grid: dict, setting: tuple) -> None:
              help="Binary cross-entropy summed over a digit's 784 pixels (nats per digit); lower is better.")
     if baseline and setting[1] > 0:
         st.markdown(_dead_sentence(stats, _measure(baseline.path)["stats"], measured["kind"]))
-    hist_col, rate_col = st.columns(2)
+    hist_col, share_col, rate_col = st.columns(3)
     with hist_col:
         _histogram(measured)
+    with share_col:
+        _units_on(stats)
     with rate_col:
         _rates(stats, measured["order"], setting)
     _features(entry.path, stats)
@@ -219,7 +221,7 @@ def _dead_sentence(stats: sparsity.Activity, free: sparsity.Activity, kind: str)
 # Charts are plain Vega-Lite specs (no Altair): building and validating Altair charts took most
 # of a slider move's time on the server.
 def _histogram(measured: dict) -> None:
-    st.markdown("**Every activation of every unit**, over all held-out digits")
+    st.markdown("**Every activation of every unit**, all held-out digits")
     edges, counts = measured["edges"], measured["counts"]
     values = [{"from": float(a), "to": float(b), "count": int(c)} for a, b, c in zip(edges[:-1], edges[1:], counts,
                                                                                        strict=True)]
@@ -233,17 +235,29 @@ def _histogram(measured: dict) -> None:
                                              {"field": "count"}]}}, width="stretch")
 
 
+def _units_on(stats: sparsity.Activity) -> None:
+    st.markdown("**Units on per digit**, one count per held-out digit")
+    counts = np.bincount(stats.active.sum(1), minlength=1)
+    values = [{"on": int(k), "digits": int(c)} for k, c in enumerate(counts) if c]
+    st.vega_lite_chart(spec={"height": 240, "data": {"values": values}, "mark": {"type": "bar", "color": "#72b7b2"},
+                             "encoding": {
+                                 "x": {"field": "on", "type": "quantitative", "title": f"units on (of {UNITS})",
+                                       "scale": {"domain": [0, UNITS]}},
+                                 "y": {"field": "digits", "type": "quantitative", "title": "digits"},
+                                 "tooltip": [{"field": "on"}, {"field": "digits"}]}}, width="stretch")
+
+
 def _rates(stats: sparsity.Activity, order: np.ndarray, setting: tuple) -> None:
     rho = setting[2]
-    st.markdown("**Each unit's mean activation rho-hat**" + (", against the target rho (line)" if rho else ""))
+    st.markdown("**Each unit's mean activation rho-hat**" + (", target rho as a line" if rho else ""))
     values = [{"unit": i, "rho_hat": float(stats.rho_hat[j]), "dead": "never on" if stats.dead[j] else
-               "on for some digits"} for i, j in enumerate(order)]
+               "sometimes on"} for i, j in enumerate(order)]
     bars = {"data": {"values": values}, "mark": "bar", "encoding": {
         "x": {"field": "unit", "type": "ordinal", "title": "units, most often on first",
               "axis": {"labels": False, "ticks": False}},
         "y": {"field": "rho_hat", "type": "quantitative", "title": "mean activation"},
-        "color": {"field": "dead", "type": "nominal", "title": None, "legend": {"orient": "top"},
-                  "scale": {"domain": ["on for some digits", "never on"], "range": ["#4c78a8", "#bbbbbb"]}}}}
+        "color": {"field": "dead", "type": "nominal", "title": None, "legend": {"orient": "bottom"},
+                  "scale": {"domain": ["sometimes on", "never on"], "range": ["#4c78a8", "#bbbbbb"]}}}}
     target = {"data": {"values": [{"rho": rho}]}, "mark": {"type": "rule", "color": "#d6336c", "strokeWidth": 2},
               "encoding": {"y": {"field": "rho", "type": "quantitative"}}}
     st.vega_lite_chart(spec={"height": 240, "layer": [bars, *([target] if rho else [])]}, width="stretch")
