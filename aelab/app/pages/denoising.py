@@ -7,6 +7,7 @@ the scores compare against. The sliders answer from shipped models and cached cu
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from aelab import digit_image
@@ -272,10 +273,13 @@ def _curve_chart(ae_entry, latent: int, corruption: str, level: float) -> None:
                  "color": {"field": "model", "type": "nominal", "title": None,
                            "legend": {"orient": "bottom", "columns": 2, "labelLimit": 260}},
                  "tooltip": [{"field": "model"}, {"field": "level"}, {"field": "psnr", "format": ".1f"}]}}
-    rule = {"data": {"values": [{"level": level}]}, "mark": {"type": "rule", "strokeDash": [4, 3], "color": "#444"},
+    rule = {"mark": {"type": "rule", "strokeDash": [4, 3], "color": "#444"},
             "encoding": {"x": {"field": "level", "type": "quantitative"}}}
-    # Plain Vega-Lite (no Altair): building and validating Altair charts took most of a slider move's time.
-    st.vega_lite_chart(spec={"height": 320, "layer": [lines, rule]}, width="stretch")
+    # Plain Vega-Lite (no Altair: building and validating Altair charts took most of a slider move's
+    # time). What a slider move changes is the chart's data, not its spec, so the browser updates the
+    # drawn chart instead of building it again.
+    st.vega_lite_chart(pd.DataFrame({"level": [level]}), spec={"height": 320, "layer": [lines, rule]},
+                       width="stretch")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -298,17 +302,17 @@ def _shift_chart(ae_entry, dae_entry, result: denoising.Comparison) -> None:
         model = labkit.loaded(entry)
         clean_xy = plane.transform(denoising.codes(model, result.clean))
         noisy_xy = plane.transform(denoising.codes(model, result.corrupted))
-        arrows = [{"x": float(a), "y": float(b), "x2": float(c), "y2": float(d), "n": str(i + 1)}
-                  for i, ((a, b), (c, d)) in enumerate(zip(noisy_xy, clean_xy, strict=True))]
+        arrows = pd.DataFrame({"x": noisy_xy[:, 0], "y": noisy_xy[:, 1], "x2": clean_xy[:, 0], "y2": clean_xy[:, 1],
+                               "n": [str(i + 1) for i in range(len(clean_xy))]})
         with column:
-            st.vega_lite_chart(spec=_arrow_spec(background, arrows, title), width="stretch")
+            st.vega_lite_chart(arrows, spec=_arrow_spec(background, title), width="stretch")
     st.caption("Each map is the model's codes for the held-out digits (coloured by digit) on the two directions "
                "where they spread most (PCA). Numbers match the columns above; a hollow ring is the corrupted "
                "digit's code, the filled dot the clean digit's.")
 
 
-def _arrow_spec(background: list[dict], arrows: list[dict], title: str) -> dict:
-    """A Vega-Lite layer: the held-out codes, and arrows from corrupted to clean codes."""
+def _arrow_spec(background: list[dict], title: str) -> dict:
+    """A Vega-Lite layer: the held-out codes, and arrows (the chart's data) from corrupted to clean codes."""
     axis = {"labels": False, "ticks": False, "title": None}
     xy = {"x": {"field": "x", "type": "quantitative", "axis": axis},
           "y": {"field": "y", "type": "quantitative", "axis": axis}}
@@ -316,7 +320,7 @@ def _arrow_spec(background: list[dict], arrows: list[dict], title: str) -> dict:
     dots = {"data": {"values": background}, "mark": {"type": "circle", "size": 12, "opacity": 0.35},
             "encoding": xy | {"color": {"field": "digit", "type": "nominal", "legend": None,
                                         "scale": {"range": resources.LABEL_COLOURS}}}}
-    pushes = {"data": {"values": arrows}, "layer": [
+    pushes = {"layer": [
         {"mark": {"type": "rule", "strokeWidth": 2, "color": "#222"}, "encoding": xy | {
             "x2": {"field": "x2"}, "y2": {"field": "y2"}}},
         {"mark": {"type": "circle", "size": 70, "color": "#222"}, "encoding": ends},

@@ -7,6 +7,7 @@ with no model yet is one click from being trained, and then joins the sliders fo
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from aelab import metrics, pretrained
@@ -218,14 +219,15 @@ def _dead_sentence(stats: sparsity.Activity, free: sparsity.Activity, kind: str)
     return text
 
 
-# Charts are plain Vega-Lite specs (no Altair): building and validating Altair charts took most
-# of a slider move's time on the server.
+# Charts are plain Vega-Lite specs (no Altair: building and validating Altair charts took most of a
+# slider move's time on the server), their data passed apart, so a slider move that changes only
+# the data updates the drawn chart instead of building it again.
 def _histogram(measured: dict) -> None:
     st.markdown("**Every activation of every unit**, all held-out digits")
     edges, counts = measured["edges"], measured["counts"]
     values = [{"from": float(a), "to": float(b), "count": int(c)} for a, b, c in zip(edges[:-1], edges[1:], counts,
                                                                                        strict=True)]
-    st.vega_lite_chart(spec={"height": 240, "data": {"values": values}, "mark": {"type": "bar", "color": "#4c78a8"},
+    st.vega_lite_chart(pd.DataFrame(values), spec={"height": 240, "mark": {"type": "bar", "color": "#4c78a8"},
                              "encoding": {
                                  "x": {"field": "from", "type": "quantitative", "bin": "binned", "title": "activation"},
                                  "x2": {"field": "to"},
@@ -239,7 +241,7 @@ def _units_on(stats: sparsity.Activity) -> None:
     st.markdown("**Units on per digit**, one count per held-out digit")
     counts = np.bincount(stats.active.sum(1), minlength=1)
     values = [{"on": int(k), "digits": int(c)} for k, c in enumerate(counts) if c]
-    st.vega_lite_chart(spec={"height": 240, "data": {"values": values}, "mark": {"type": "bar", "color": "#72b7b2"},
+    st.vega_lite_chart(pd.DataFrame(values), spec={"height": 240, "mark": {"type": "bar", "color": "#72b7b2"},
                              "encoding": {
                                  "x": {"field": "on", "type": "quantitative", "title": f"units on (of {UNITS})",
                                        "scale": {"domain": [0, UNITS]}},
@@ -252,7 +254,7 @@ def _rates(stats: sparsity.Activity, order: np.ndarray, setting: tuple) -> None:
     st.markdown("**Each unit's mean activation rho-hat**" + (", target rho as a line" if rho else ""))
     values = [{"unit": i, "rho_hat": float(stats.rho_hat[j]), "dead": "never on" if stats.dead[j] else
                "sometimes on"} for i, j in enumerate(order)]
-    bars = {"data": {"values": values}, "mark": "bar", "encoding": {
+    bars = {"mark": "bar", "encoding": {
         "x": {"field": "unit", "type": "ordinal", "title": "units, most often on first",
               "axis": {"labels": False, "ticks": False}},
         "y": {"field": "rho_hat", "type": "quantitative", "title": "mean activation"},
@@ -260,7 +262,8 @@ def _rates(stats: sparsity.Activity, order: np.ndarray, setting: tuple) -> None:
                   "scale": {"domain": ["sometimes on", "never on"], "range": ["#4c78a8", "#bbbbbb"]}}}}
     target = {"data": {"values": [{"rho": rho}]}, "mark": {"type": "rule", "color": "#d6336c", "strokeWidth": 2},
               "encoding": {"y": {"field": "rho", "type": "quantitative"}}}
-    st.vega_lite_chart(spec={"height": 240, "layer": [bars, *([target] if rho else [])]}, width="stretch")
+    st.vega_lite_chart(pd.DataFrame(values), spec={"height": 240, "layer": [bars, *([target] if rho else [])]},
+                       width="stretch")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -303,7 +306,7 @@ def _cost_curve(grid: dict, setting: tuple) -> None:
                 + "; the larger dot is the model shown above")
     order = [r["weight"] for r in rows]
     for column, field, title in zip(st.columns(2), ("bce", "on"),
-                                    ("reconstruction error (nats)", "units on per digit"), strict=True):
+                                    ("error per digit (nats)", "units on per digit"), strict=True):
         x = {"field": "weight", "type": "ordinal", "sort": order, "title": "sparsity weight lambda",
              "axis": {"labelAngle": 0}}
         y = {"field": field, "type": "quantitative", "title": title, "scale": {"zero": False}}
@@ -312,8 +315,7 @@ def _cost_curve(grid: dict, setting: tuple) -> None:
         marker = {"transform": [{"filter": "datum.current"}], "mark": {"type": "point", "size": 220, "filled": True,
                                                                        "color": "#d6336c"},
                   "encoding": {"x": x, "y": y}}
-        column.vega_lite_chart(spec={"height": 220, "data": {"values": rows}, "layer": [line, marker]},
-                               width="stretch")
+        column.vega_lite_chart(pd.DataFrame(rows), spec={"height": 220, "layer": [line, marker]}, width="stretch")
 
 
 if __name__ == "__main__":
