@@ -34,29 +34,30 @@ come after the delay plus the server's own time), and a CDP screencast of a view
 enough for the whole page (the last frame that differs visibly from the one before must come
 just after the measured paint, never well after it).
 
-Measured 2026-11-25 on this VM (2 cores, AMD EPYC, no GPU; Chromium 156, Streamlit 1.67; the
-app at 2827eaa), shared with other sessions: load average 2.6 to 4.6 on the 2 cores during
-the run (a second run, load 2.6 to 6.2, in brackets). Latency in ms, median / p95 of 20 moves:
+Measured 2026-11-25 on this VM (2 cores, AMD EPYC, no GPU; Chromium 156, Streamlit 1.67), shared
+with other sessions. Latency in ms, median / p95 of 20 moves; the first figures are the app after
+the speed fixes (c8f2214 and later: torch set up in each script thread, plain Vega-Lite specs
+with the data passed apart, one image per row of digits; load average 1.2 to 1.5), in brackets
+the same pages before them (2827eaa, load 2.6 to 4.6):
 
-  denoise   Noise level (select_slider, 21 stops)     383 / 499   (378 / 620)   p95 < 300: no
-  sparsity  Sparsity weight lambda (6 stops)          315 / 438   (292 / 416)   no
-  sparsity  Target rate rho (4 stops, KL penalty)     283 / 417   (276 / 442)   no
-  anomaly   Threshold (201 stops, in a fragment)      114 / 182   ( 99 / 169)   yes
-  controls, median / p95 of 6 (a setting's first visit computes): denoise noise type 501 / 1041,
-  latent size 492 / 1103, DAE 376 / 440; sparsity penalty 351 / 571; anomaly score 528 / 1216,
-  model kind 509 / 690, out-of-distribution set 633 / 781
-  load, cold / warm s: denoise 6.30 / 1.11 (5.58 / 1.22), sparsity 4.92 / 0.98 (6.33 / 1.05),
-  anomaly 8.02 / 1.71 (6.37 / 1.36)
+  denoise   Noise level (select_slider, 21 stops)     124 / 171   (383 / 499)   p95 < 300: yes
+  sparsity  Sparsity weight lambda (6 stops)          147 / 201   (315 / 438)   yes
+  sparsity  Target rate rho (4 stops, KL penalty)     142 / 178   (283 / 417)   yes
+  anomaly   Threshold (201 stops, in a fragment)       70 /  82   (114 / 182)   yes
+  controls, median / p95 of 6 (a setting's first visit computes and caches): denoise noise type
+  219 / 665, latent size 246 / 605, DAE 168 / 190; sparsity penalty 182 / 214; anomaly score
+  353 / 963, model kind 296 / 357, out-of-distribution set 361 / 429
+  load, cold / warm s: denoise 4.30 / 0.75, sparsity 3.61 / 0.62, anomaly 4.78 / 0.91
+  (before: 6.30 / 1.11, 4.92 / 0.98, 8.02 / 1.71)
 
-  Where a denoise move's time goes (medians): the rerun request leaves 13 ms after the keydown;
-  the message carrying the last change (the DAE's code-shift chart, drawn last) arrives at
-  348 ms; it is painted at 383 ms. The page's script alone reruns in about 180 ms (AppTest, no
-  browser), half of it building, validating and converting the two 500-point Altair charts;
-  the rest is server, browser and the other sessions sharing 2 cores. An earlier run at load
-  about 2 (before the anomaly page was final) had sparsity's p95 at 262 and 189 ms.
-  --check (second run): with every message held 500 ms the median paint came at 739 ms, after
-  the delay plus the server's last message (193 ms), as it must; the screencast's last visible
-  change came 7 to 59 ms (median 19) after the measured paint (other runs: -72 to 78 ms).
+  Where a denoise move's time went before the fixes (medians): the rerun request left 13 ms after
+  the keydown; the message carrying the last change arrived at 348 ms and was painted at 383 ms.
+  py-spy on the server showed torch's forward passes of six digits taking ~40 ms each (OpenMP
+  ran every new script thread with two threads on a busy 2-core machine), and Altair building
+  and validating the charts about 90 ms a run. After: the last message arrives at ~90 ms.
+  --check (before the fixes): with every message held 500 ms the median paint came at 739 ms,
+  after the delay plus the server's last message (193 ms), as it must; the screencast's last
+  visible change came 7 to 59 ms (median 19) after the measured paint (other runs: -72 to 78 ms).
 
 Run: python bench/labs_browser.py [--moves 20] [--control-moves 6] [--pages denoise,sparsity,anomaly]
      [--warm 5] [--check] [--json out.json]
