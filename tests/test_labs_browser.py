@@ -109,3 +109,20 @@ def test_sparsity_weight_slider_changes_the_code(page, app_url):
     on_after = float(metric.inner_text().split("\n")[-1].split()[0])
     assert on_after < on_before
     assert not page.problems, page.problems
+
+
+def test_anomaly_threshold_slider_moves_precision_and_recall(page, app_url):
+    page.goto(f"{app_url}/anomaly?set=letters")
+    page.wait_for_selector('[data-testid="stMetric"]', timeout=90_000)
+    page.wait_for_function(IDLE, timeout=60_000)
+    figures = page.locator('[data-testid="stMetric"]')
+    before = figures.all_inner_texts()
+    _slide(page, "Threshold", "Home")  # the lowest threshold: everything is flagged
+    page.wait_for_function("t => Array.from(document.querySelectorAll('[data-testid=stMetric]'))"
+                           ".map(e => e.innerText).join('|') !== t", arg="|".join(before), timeout=20_000)
+    page.wait_for_function(IDLE, timeout=20_000)
+    after = {lines[0]: lines[-1] for lines in ([x for x in t.split("\n") if x.strip()]
+                                               for t in figures.all_inner_texts())}
+    assert after["Recall"] == "100.0%"  # every letter is flagged at the lowest threshold
+    assert "t=" in page.url
+    assert not page.problems, page.problems
