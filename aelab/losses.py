@@ -38,7 +38,7 @@ def bce(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return per_pixel.flatten(1).sum(1)
 
 
-def _as_distribution(img: torch.Tensor) -> torch.Tensor:
+def as_distribution(img: torch.Tensor) -> torch.Tensor:
     """Normalise each image to sum to 1 over its pixels: p_i = x_i / sum_j x_j."""
     flat = img.flatten(1).clamp_min(0) + _EPS
     return flat / flat.sum(1, keepdim=True)
@@ -50,8 +50,8 @@ def cce(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     Both images are read as distributions over pixel positions, p = x / sum(x) and
     q = x_hat / sum(x_hat). Only where the ink is matters, not how bright it is.
     """
-    p = _as_distribution(x)
-    q = _as_distribution(torch.sigmoid(logits))
+    p = as_distribution(x)
+    q = as_distribution(torch.sigmoid(logits))
     return -(p * q.log()).sum(1)
 
 
@@ -61,8 +61,8 @@ def kl(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     p and q as in :func:`cce`; this equals cce minus the entropy of p, so it is 0 for a
     perfect reconstruction (up to brightness).
     """
-    p = _as_distribution(x)
-    q = _as_distribution(torch.sigmoid(logits))
+    p = as_distribution(x)
+    q = as_distribution(torch.sigmoid(logits))
     return (p * (p.log() - q.log())).sum(1)
 
 

@@ -178,3 +178,16 @@ def precision_recall_at(scores: np.ndarray, labels: np.ndarray, threshold: float
     precision = hits / int(flagged.sum()) if flagged.any() else float("nan")
     recall = hits / int(labels.sum()) if labels.any() else float("nan")
     return precision, recall
+
+
+def bootstrap_interval(
+    values: np.ndarray, level: float = 0.95, draws: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """A percentile bootstrap interval for the mean of ``values`` (Efron & Tibshirani, 1993): resample the
+    values with replacement ``draws`` times and take the middle ``level`` of the resampled means."""
+    values = np.asarray(values, np.float64)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(draws, len(values)))].mean(1)
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(low), float(high)

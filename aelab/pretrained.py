@@ -100,7 +100,13 @@ SPARSITY_RECIPES: tuple[Recipe, ...] = (
                          + (f" to rho={rho:g}" if w else " (no penalty)"), tags=("sparsity",))
       for w in KL_WEIGHTS for rho in (KL_RHOS if w else (KL_RHOS[1],))),
 )
-RECIPES = RECIPES + DENOISING_RECIPES + SPARSITY_RECIPES
+# The losses page: the 16-D plain AE trained with each other reconstruction loss (ae-16d is the
+# binary cross-entropy one), everything else the same.
+LOSS_RECIPES: tuple[Recipe, ...] = tuple(
+    Recipe(f"ae-16d-{loss}", "ae", _MLP | {"latent_dim": 16, "recon_loss": loss}, _TRAINING,
+           description=f"plain AE, 16-D latent, trained with {loss} loss", tags=("losses",))
+    for loss in ("mse", "cce", "kl", "cosine"))
+RECIPES = RECIPES + DENOISING_RECIPES + SPARSITY_RECIPES + LOSS_RECIPES
 JUDGE_DIR = "judge"  # the digit classifier whose features judge samples (see aelab.judge)
 
 

@@ -16,16 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
-import numpy as np
 
 from aelab import checkpoint, data, metrics, pretrained
 from aelab.labs import denoising, sparsity
-
-
-def _interval(values: np.ndarray, seed: int = 0, draws: int = 2000) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(draws, len(values)))].mean(1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def main() -> None:
@@ -39,7 +32,7 @@ def main() -> None:
         ae = checkpoint.load(shipped[f"ae-{dae.latent_dim}d"]["path"]).model
         r = denoising.compare({"ae": ae, "dae": dae}, images, dae.corruption, dae.noise_level, seed=1)
         gain = r.psnr["dae"] - r.psnr["ae"]
-        low, high = _interval(gain)
+        low, high = metrics.bootstrap_interval(gain)
         print(f"{recipe.name:<20} {dae.corruption + ' ' + format(dae.noise_level, 'g'):<18} "
               f"{r.psnr[denoising.NOISY].mean():8.1f} {r.psnr['ae'].mean():7.1f} {r.psnr['dae'].mean():7.1f} "
               f"{gain.mean():+7.1f} [{low:+.1f}, {high:+.1f}]")
