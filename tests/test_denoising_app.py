@@ -122,3 +122,34 @@ def test_training_a_dae_at_this_noise_joins_the_page():
 def test_no_training_where_there_is_nothing_to_add(params):
     """No noise, a noise level training refuses, and a noise a shipped DAE already has."""
     assert _open(**params).button(key="do_dn_train").disabled
+
+
+def _png(image) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray((np.asarray(image) * 255).astype("uint8")).resize((140, 140)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_an_uploaded_picture_is_denoised_by_both_models():
+    from aelab import data
+
+    digit = data.load_splits("mnist5k").val.images[0]
+    at = _open()
+    at.file_uploader(key="do_dn_upload").upload("seven.png", _png(1 - digit)).run()  # dark ink on white paper
+    _ok(at)
+    own = next(h.proto.body for h in at.get("html") if 'data-table="own"' in h.proto.body)
+    assert own.count("<img") == 4 and len(DB.findall(own)) == 3
+
+
+@pytest.mark.parametrize("content", [b"not a picture", b"\x89PNG\r\n\x1a\n" + b"\0" * 40, _png([[0.0] * 8] * 8)])
+def test_a_bad_or_blank_picture_gets_a_message_and_changes_nothing(content):
+    at = _open()
+    at.file_uploader(key="do_dn_upload").upload("bad.png", content).run()
+    _ok(at)
+    assert any("That picture could not be used" in w.value for w in at.warning)
+    assert not [h for h in at.get("html") if 'data-table="own"' in h.proto.body]
