@@ -18,6 +18,7 @@ from aelab.app.maps import ModelMap, model_map
 from aelab.app.pages import Page
 from aelab.errors import AelabError
 from aelab.judge import judge_for
+from aelab.labs import completeness
 
 MEANING = {
     "jump_ratio_median": "largest step / mean step along a line between two digits (median)",
@@ -118,6 +119,17 @@ def _measures(path: str, spec: str) -> dict:
     figures = regularity.measure(model, splits.train.images, splits.val.images, judge)
     figures["recon_bce"] = resources.load_model(path).info.get("metrics", {}).get("recon_bce")
     return figures
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _prior_fit(path: str, spec: str) -> dict:
+    """How well a VAE's held-out codes fill its prior (aelab.labs.completeness)."""
+    model = resources.load_model(path).model
+    with torch.no_grad():
+        mean, sigma = (t.numpy() for t in model.posterior(torch.as_tensor(resources.load_data(spec).val.images)))
+    inside = completeness.share_inside(mean, completeness.two_sigma_radius(mean.shape[1]))
+    kl = completeness.aggregate_divergences(mean, sigma, samples=2000) if mean.shape[1] <= 2 else {}
+    return {"inside": inside, "kl_p_q": kl.get("kl_p_q"), "sigma": float(np.median(sigma))}
 
 
 @st.cache_resource(show_spinner="Loading the judge classifier...")
@@ -280,14 +292,17 @@ def _beta_table(vaes: dict[float, resources.ModelEntry]) -> None:
         return
     rows = []
     for beta, entry in sorted(vaes.items()):
-        figures = _measures(entry.path, entry.data)
+        figures, fit = _measures(entry.path, entry.data), _prior_fit(entry.path, entry.data)
         rows.append({"beta": beta, "recon bce": round(figures["recon_bce"], 1),
                      "sensitivity median": round(figures["continuity"]["sensitivity_median"], 2),
                      "jump ratio p90": round(figures["continuity"]["jump_ratio_p90"], 2),
                      "frechet distance": round(figures["completeness"]["frechet_distance"], 1),
-                     "hole fraction": round(figures["completeness"]["hole_fraction"], 3)})
+                     "hole fraction": round(figures["completeness"]["hole_fraction"], 3),
+                     "KL(prior || codes)": None if fit["kl_p_q"] is None else round(fit["kl_p_q"], 2),
+                     "codes in 2 sigma": round(fit["inside"], 2)})
     with st.expander("Beta: what the slider trades, measured on every shipped VAE of this size"):
         st.dataframe(rows, hide_index=True, width="stretch")
+        st.markdown(_prior_fit_sentence(rows))
         st.caption("Raising beta pulls the codes toward the prior: the decoder gets smoother under tiny moves "
                    "(on these shipped models sensitivity falls at every step up in beta) and, at the highest beta, "
                    "reconstructions get worse. Too low a beta leaves the prior poorly matched, and its samples "
@@ -296,6 +311,20 @@ def _beta_table(vaes: dict[float, resources.ModelEntry]) -> None:
                    "beta was smoother than the lowest every time, and the highest beta reconstructed worst in "
                    "four; but sensitivity fell at every single step in none of them: the steps in between are "
                    "within that noise.")
+
+
+def _prior_fit_sentence(rows: list[dict]) -> str:
+    """What the prior-fit columns mean, and what they show across these betas, computed from them."""
+    text = ("**KL(prior || codes)**: how much of the prior's mass falls where no held-out digit's code lives, in "
+            "nats (0 when the codes fill the prior; sampling from the prior then lands among real codes). **Codes in "
+            "2 sigma**: the share of held-out codes inside the region that holds 95% of the prior.")
+    kls = [r["KL(prior || codes)"] for r in rows]
+    if None not in kls and len(kls) > 1:
+        falls = all(b < a for a, b in zip(kls, kls[1:], strict=False))
+        how = "falls at every step up in beta" if falls else "does not fall at every step up in beta"
+        text += (f" On these shipped models KL(prior || codes) {how}, from {kls[0]:g} at beta {rows[0]['beta']:g} "
+                 f"to {kls[-1]:g} at beta {rows[-1]['beta']:g}.")
+    return text
 
 
 def _interpolations(ae: ModelMap, vae: ModelMap) -> None:
