@@ -14,6 +14,7 @@ from scipy import linalg
 
 from . import explore
 from .judge import Judge
+from .labs.completeness import active_dimensions
 from .models import Autoencoder
 
 SAMPLERS = ("prior", "gaussian", "box")
@@ -36,7 +37,10 @@ def continuity(model: Autoencoder, images: np.ndarray, *, pairs: int = 500, step
     - Sensitivity: for each image's code z and a random unit direction u, the pixel L2
       change ||decode(z + d u) - decode(z)|| / (d / s) with d = ``epsilon`` * s, where s
       is :func:`spread`: the change per unit of the latent's own spread, for a move of 1%
-      of it. Reported as the median and 99th percentile.
+      of it. Only the dimensions the model uses count (its active dimensions, see
+      :func:`aelab.labs.completeness.active_dimensions`): a VAE leaves some at its prior,
+      and moves along them change nothing, which made a 16-D VAE look smoother than its
+      decoder is. Reported as the median and 99th percentile.
     """
     rng = np.random.default_rng(seed)
     codes, _ = explore.encode(model, images)
@@ -48,8 +52,11 @@ def continuity(model: Autoencoder, images: np.ndarray, *, pairs: int = 500, step
     jumps = np.linalg.norm(np.diff(decoded, axis=1), axis=2)  # (P, S)
     ratio = jumps.max(axis=1) / np.maximum(jumps.mean(axis=1), 1e-12)
 
-    s = spread(codes)
-    direction = rng.normal(size=codes.shape).astype(np.float32)
+    used = active_dimensions(codes)
+    used = used if used.any() else np.ones_like(used)
+    s = spread(codes[:, used])
+    direction = np.zeros_like(codes)
+    direction[:, used] = rng.normal(size=(len(codes), int(used.sum())))
     direction /= np.linalg.norm(direction, axis=1, keepdims=True)
     moved = explore.decode(model, codes + epsilon * s * direction).reshape(len(codes), -1)
     here = explore.decode(model, codes).reshape(len(codes), -1)

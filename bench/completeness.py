@@ -5,6 +5,12 @@ prior N(0, I) (Monte Carlo, 4,000 draws each; 2-D models only), the share of pos
 inside the prior's 2-sigma region against the prior's own 95.45%, the negative ELBO and the
 negative IWAE bound with K = 256 (a tighter estimate of -log p(x)), both in nats per digit.
 
+Second table, continuity along the dimensions each model uses: the number of active dimensions
+(variance of the posterior mean over the digits above 0.01), and the median sensitivity (pixel
+change per unit of spread, a 1% move) along all dimensions and along the active ones only, at
+the held-out digits' codes and at 500 sampled codes (a VAE's prior; for an AE a Gaussian fitted
+to its training codes, as the compare page samples it).
+
 Run: python bench/completeness.py
 """
 
@@ -18,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 import numpy as np
 import torch
 
-from aelab import checkpoint, data, metrics, pretrained
+from aelab import checkpoint, data, explore, metrics, pretrained, regularity
 from aelab.labs import completeness as cm
 
 
@@ -37,5 +43,22 @@ def main() -> None:
         print(f"{entry['name']:<18}{kl['kl_q_p']:>9.3f}{kl['kl_p_q']:>9.3f}{inside:>11.2f}{elbo:>8.1f}{iwae:>10.1f}")
 
 
+def continuity_table() -> None:
+    splits = data.load_splits("mnist5k")
+    print(f"\n{'model':<18}{'active':>7}{'all dims':>10}{'active only':>12}{'sampled, all':>14}{'sampled, active':>16}")
+    for entry in pretrained.read_index():
+        if entry["kind"] not in ("ae", "vae") or entry["latent_dim"] not in (2, 16):
+            continue
+        model = checkpoint.load(entry["path"]).model
+        codes, _ = explore.encode(model, splits.val.images)
+        used = cm.active_dimensions(codes)
+        train_codes, _ = explore.encode(model, splits.train.images)
+        sampled = regularity.sample_codes(train_codes, 500, regularity.native_sampler(model), seed=0)
+        cells = [np.median(cm.sensitivity(model, c, d)) for c in (codes, sampled) for d in (None, used)]
+        print(f"{entry['name']:<18}{int(used.sum()):>4}/{used.size:<2}{cells[0]:>10.2f}{cells[1]:>12.2f}"
+              f"{cells[2]:>14.2f}{cells[3]:>16.2f}")
+
+
 if __name__ == "__main__":
     main()
+    continuity_table()

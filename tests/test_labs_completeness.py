@@ -105,3 +105,27 @@ def test_a_beta_zero_vae_scores_worst_on_completeness():
             good = measures(checkpoint.load(entry["path"]).model)
             assert bad[0] > good[0] and bad[1] > good[1] and bad[2] < good[2], entry["name"]
             assert bad[3] < 0.5 * good[3], entry["name"]  # smaller posterior sigmas than any of them
+
+
+def test_sensitivity_along_used_dimensions_is_not_diluted_by_ignored_ones():
+    """A decoder that reads only the first 2 of 8 dimensions: random moves in all 8 spend most of their
+    length where nothing changes, so the all-dimension sensitivity understates the used one's."""
+    import torch
+
+    class Reader(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+
+        def decode(self, z):
+            return z[:, :2].repeat(1, 392).view(-1, 28, 28)
+
+    rng = np.random.default_rng(0)
+    codes = rng.standard_normal((400, 8))
+    mean_codes = np.column_stack([codes[:, :2], 0.001 * codes[:, 2:]])  # 6 dimensions left at the prior
+    used = cm.active_dimensions(mean_codes)
+    assert used.tolist() == [True, True] + [False] * 6
+    everywhere = cm.sensitivity(Reader(), codes).mean()
+    along_used = cm.sensitivity(Reader(), codes, used).mean()
+    assert along_used > 1.5 * everywhere
+    assert np.allclose(cm.sensitivity(Reader(), codes, np.zeros(8, bool)), 0)

@@ -7,6 +7,10 @@
   (prior mass where no code lives), and the hole fraction cannot do that.
 - :func:`share_inside` and :func:`prior_mass_inside`: the plain-language companion, the share
   of codes within a radius against the prior's own share.
+- :func:`active_dimensions` and :func:`sensitivity`: continuity measured only along the latent
+  dimensions the model uses (a VAE leaves some at its prior; moving along them changes
+  nothing, which would make the decoder look smoother than it is), at data codes or at
+  codes sampled the way a user samples.
 - :func:`iwae_bound`: a held-out log-likelihood estimate by importance sampling with K
   samples per image (Burda, Grosse & Salakhutdinov, "Importance Weighted Autoencoders",
   2016), tighter than the ELBO (K = 1) as K grows.
@@ -22,6 +26,7 @@ import torch.nn.functional as F
 from scipy.special import logsumexp
 from scipy.stats import chi2
 
+from ..explore import decode
 from ..models import Autoencoder
 from ..train import as_tensor
 
@@ -77,6 +82,33 @@ def two_sigma_radius(dim: int) -> float:
 def prior_mass_inside(radius: float, dim: int) -> float:
     """The share of N(0, I) in ``dim`` dimensions within ``radius`` of the origin (chi-squared CDF)."""
     return float(chi2.cdf(radius**2, dim))
+
+
+def active_dimensions(mean: np.ndarray, threshold: float = 0.01) -> np.ndarray:
+    """The dimensions whose posterior mean varies across the data: Var_x(E[z_d | x]) > ``threshold``
+    (the "active units" of Burda, Grosse & Salakhutdinov, 2016). (D,) bool."""
+    return np.var(np.asarray(mean, np.float64), axis=0) > threshold
+
+
+def sensitivity(model: Autoencoder, codes: np.ndarray, dims: np.ndarray | None = None, epsilon: float = 0.01,
+                seed: int = 0) -> np.ndarray:
+    """Pixel change per unit of the codes' spread, for a move of ``epsilon`` of it in a random direction
+    within ``dims`` (all dimensions when None), at each code: (N,).
+
+    ||decode(z + d u) - decode(z)|| / (d / s), u a random unit vector in the chosen dimensions, s the
+    root mean variance of the codes over those dimensions, d = epsilon * s.
+    """
+    codes = np.asarray(codes, np.float32)
+    dims = np.ones(codes.shape[1], bool) if dims is None else np.asarray(dims, bool)
+    if not dims.any():
+        return np.zeros(len(codes))
+    spread = float(np.sqrt(np.mean(np.var(codes[:, dims], axis=0))))
+    direction = np.zeros_like(codes)
+    direction[:, dims] = np.random.default_rng(seed).normal(size=(len(codes), int(dims.sum())))
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    moved = decode(model, codes + epsilon * spread * direction).reshape(len(codes), -1)
+    here = decode(model, codes).reshape(len(codes), -1)
+    return np.linalg.norm(moved - here, axis=1) / epsilon
 
 
 @torch.no_grad()

@@ -23,7 +23,7 @@ from aelab.labs import completeness
 MEANING = {
     "jump_ratio_median": "largest step / mean step along a line between two digits (median)",
     "jump_ratio_p90": "the same, 90th percentile: the worst cliffs",
-    "sensitivity_median": "pixel change per unit of latent spread, tiny moves (median)",
+    "sensitivity_median": "pixel change per unit of latent spread, tiny moves along the dimensions it uses (median)",
     "sensitivity_p99": "the same, 99th percentile",
     "frechet_distance": "samples vs real digits in a classifier's features (like FID)",
     "hole_fraction": "share of samples landing where no training digit's code is",
