@@ -113,3 +113,11 @@ def test_a_penalty_too_heavy_to_learn_anything_fails_in_words():
     assert not at.exception
     assert [e.value for e in at.error] and "encodes to the same code" in at.error[0].value
     assert 100.0 not in [float(v) for v in at.select_slider(key="sp_weight").options]
+
+
+def test_a_link_to_a_setting_without_a_model_says_so_and_shows_the_nearest():
+    at = _open(penalty="l1", weight="0.5")
+    assert at.select_slider(key="sp_weight").value == 0.3
+    assert any("link's 0.5" in i.value and "nearest, 0.3" in i.value for i in at.info)
+    at.select_slider(key="sp_weight").set_value(1.0).run()
+    assert not any("link's" in i.value for i in at.info)  # said once, when the link is read

@@ -313,8 +313,11 @@ def _findings(table: dict, draws: dict, recon: str) -> list[str]:
     """Sentences computed from the table: the easiest and hardest sets, the best kinds, the -ELBO's effect."""
     facts = anomaly.summary({row: sets for row, sets in table.items() if row[1] == recon}, draws)
     low, high = facts["hardest_range"]
-    lines = [f"Easiest to tell from digits: **{' and '.join(facts['easiest'])}** (every kind's AUC at least "
-             f"{facts['easiest_auc']:.3f}). Hardest: **{facts['hardest']}** (AUCs {low:.3f} to {high:.3f})."]
+    floor = facts["easiest_auc"]
+    how = ("every kind tells them apart completely, AUC 1.000" if f"{floor:.3f}" == "1.000"
+           else f"every kind's AUC at least {floor:.3f}")
+    lines = [f"Easiest to tell from digits: **{' and '.join(facts['easiest'])}** ({how}). "
+             f"Hardest: **{facts['hardest']}** (AUCs {low:.3f} to {high:.3f})."]
     if facts["best"]:
         best = "; ".join(f"{name}: {' and '.join(KINDS[r[0]] for r in rows)} ({top:.3f})"
                          for name, (rows, top) in facts["best"].items())

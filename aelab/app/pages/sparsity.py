@@ -51,6 +51,7 @@ def render() -> None:
              r" + (1-\rho)\log\frac{1-\rho}{1-\hat\rho_j},\qquad \hat\rho_j = \frac{1}{N}\sum_{i=1}^{N} z_j(x_i)")
     st.caption("rho-hat of a unit is its average activation over the digits: with sigmoid units (between 0 and 1) "
                "it reads as how often the unit fires. The weight lambda sets how much the penalty counts.")
+    from_link = not st.session_state.get("sp_restored")  # this run reads the link
     notices = labstate.restore("sp_", PARAMS)
     saes = [e for e in resources.available_models() if e.kind == "sae"]
     for notice in notices + resources.manifest_problems() + labkit.unloadable(saes):
@@ -64,7 +65,7 @@ def render() -> None:
     if not grid:
         st.warning("No sparse lab models are available. Run `python -m aelab pretrained` to build them.")
         return
-    setting = _controls(grid)
+    setting = _controls(grid, from_link)
     labstate.publish(PARAMS)
     entry = grid.get(setting)
     if entry is None:
@@ -115,7 +116,7 @@ def _key(penalty: str, weight: float, rho: float) -> tuple:
     return penalty, float(weight), float(rho) if penalty == "kl" and weight > 0 else None
 
 
-def _controls(grid: dict) -> tuple:
+def _controls(grid: dict, from_link: bool = False) -> tuple:
     state = st.session_state
     if state.get("sp_penalty") not in PENALTY_NAMES:
         state.sp_penalty = "l1"
@@ -123,11 +124,11 @@ def _controls(grid: dict) -> tuple:
     penalty_col.radio("Penalty", list(PENALTY_NAMES), key="sp_penalty", format_func=PENALTY_NAMES.get)
     penalty = state.sp_penalty
     weights = sorted({k[1] for k in grid if k[0] == penalty} | {0.0})
-    _snap("sp_weight", weights, 0.1 if 0.1 in weights else weights[len(weights) // 2])
+    _snap("sp_weight", weights, 0.1 if 0.1 in weights else weights[len(weights) // 2], from_link)
     weight_col.select_slider("Sparsity weight lambda", weights, key="sp_weight", format_func=lambda v: f"{v:g}",
                              help="How much the penalty counts against reconstruction; 0 is no penalty.")
     rhos = sorted({k[2] for k in grid if k[0] == "kl" and k[2] is not None}) or [0.05]
-    _snap("sp_rho", rhos, 0.05 if 0.05 in rhos else rhos[0])
+    _snap("sp_rho", rhos, 0.05 if 0.05 in rhos else rhos[0], from_link and penalty == "kl")
     no_rho = penalty != "kl" or state.sp_weight == 0
     rho_col.select_slider("Target rate rho", rhos, key="sp_rho", format_func=lambda v: f"{v:g}", disabled=no_rho,
                           help="KL penalty only: the average activation each unit should have over the digits "
@@ -135,13 +136,17 @@ def _controls(grid: dict) -> tuple:
     return _key(penalty, state.sp_weight, state.sp_rho)
 
 
-def _snap(key: str, stops: list[float], default: float) -> None:
-    """Keep a slider's value on one of its stops (a link or another penalty may have left it off)."""
+def _snap(key: str, stops: list[float], default: float, say: bool = False) -> None:
+    """Keep a slider's value on one of its stops (a link or another penalty may have left it off);
+    ``say``: tell the user, when the value came from a link."""
     value = st.session_state.get(key)
     if not isinstance(value, (int, float)) or not stops:
         st.session_state[key] = default
     elif value not in stops:
-        st.session_state[key] = min(stops, key=lambda s: abs(s - value))
+        st.session_state[key] = nearest = min(stops, key=lambda s: abs(s - value))
+        if say:
+            st.info(f"No model here has been trained at the link's {value:g}; showing the nearest, {nearest:g}. "
+                    "Train that setting under \"Train another setting\" below.")
 
 
 def _missing(setting: tuple) -> None:
