@@ -31,11 +31,16 @@ def encode(model: Autoencoder, images: np.ndarray, batch_size: int = 2000) -> tu
     encodes distributions (None for one that encodes points)."""
     codes, sigmas = [], []
     for start in range(0, len(images), batch_size):
-        mean, sigma = model.posterior(torch.as_tensor(images[start : start + batch_size]))
+        mean, sigma = model.posterior(torch.as_tensor(np.asarray(images[start : start + batch_size], np.float32)))
         codes.append(mean.numpy())
         if sigma is not None:
             sigmas.append(sigma.numpy())
     return np.concatenate(codes), (np.concatenate(sigmas) if sigmas else None)
+
+
+def reconstruct(model: Autoencoder, images: np.ndarray) -> np.ndarray:
+    """Each image decoded from its code (the posterior mean for a VAE): (N, H, W) -> (N, H, W) in [0, 1]."""
+    return decode(model, encode(model, images)[0])
 
 
 def decode_at(model: Autoencoder, points: np.ndarray, to_latent: ToLatent = None) -> np.ndarray:

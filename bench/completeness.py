@@ -22,7 +22,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
 import numpy as np
-import torch
 
 from aelab import checkpoint, data, explore, metrics, pretrained, regularity
 from aelab.labs import completeness as cm
@@ -35,8 +34,7 @@ def main() -> None:
         model = checkpoint.load(entry["path"]).model
         if not model.has_prior:
             continue
-        with torch.no_grad():
-            mean, sigma = (t.numpy() for t in model.posterior(torch.as_tensor(images)))
+        mean, sigma = explore.encode(model, images)
         kl = cm.aggregate_divergences(mean, sigma) if mean.shape[1] <= 2 else {"kl_q_p": np.nan, "kl_p_q": np.nan}
         inside = cm.share_inside(mean, cm.two_sigma_radius(mean.shape[1]))
         elbo, iwae = metrics.evaluate(model, images)["neg_elbo"], -cm.iwae_bound(model, images, k=256).mean()

@@ -13,12 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from scipy.stats import rankdata
 
-from aelab import metrics
+from aelab import explore, metrics
 from aelab.models import Autoencoder
-from aelab.train import as_tensor
 
 # Score name -> what it is, for a reader (units included).
 SCORES = {
@@ -32,17 +30,6 @@ ELBO_SAMPLES = 16  # draws z ~ q(z|x) per image for the -ELBO, as aelab.metrics.
 def score_names(model: Autoencoder) -> tuple[str, ...]:
     """The scores a model offers: both reconstruction errors, and the -ELBO for a model with a prior."""
     return ("bce", "mse", "neg_elbo") if model.has_prior else ("bce", "mse")
-
-
-@torch.no_grad()
-def reconstruct(model: Autoencoder, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """Each image decoded from its code (the posterior mean for a VAE): (N, H, W) -> (N, H, W) in [0, 1]."""
-    model.eval()
-    device = next(model.parameters()).device
-    x_all = as_tensor(images, torch.device("cpu"))
-    parts = [model.decode(model.posterior(x_all[i : i + batch_size].to(device))[0]).cpu().numpy()
-             for i in range(0, len(x_all), batch_size)]
-    return np.concatenate(parts) if parts else np.zeros((0, *model.image_shape), np.float32)
 
 
 def anomaly_scores(model: Autoencoder, images: np.ndarray, score: str = "bce", *, seed: int = 0) -> np.ndarray:
@@ -60,7 +47,7 @@ def anomaly_scores(model: Autoencoder, images: np.ndarray, score: str = "bce", *
         parts = [metrics.per_image_bce(model, images[i : i + 500]) for i in range(0, len(images), 500)]
         return np.concatenate(parts) if parts else np.zeros(0, np.float32)
     if score == "mse":
-        return metrics.mse_per_image(images, reconstruct(model, images))
+        return metrics.mse_per_image(images, explore.reconstruct(model, images))
     return metrics.per_image_neg_elbo(model, images, samples=ELBO_SAMPLES, seed=seed)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from ..explore import decode
+from ..explore import encode, reconstruct
 from ..metrics import mse_per_image, psnr
 from ..models import Autoencoder
 from ..models.dae import CORRUPTIONS, corrupt
@@ -37,19 +37,6 @@ def corrupt_images(images: np.ndarray, corruption: str, level: float, seed: int 
     generator = torch.Generator().manual_seed(seed)
     x = torch.as_tensor(np.asarray(images, np.float32))
     return corrupt(x, corruption, float(level), generator).numpy()
-
-
-@torch.no_grad()
-def codes(model: Autoencoder, images: np.ndarray) -> np.ndarray:
-    """Each image's code (the posterior mean for a VAE): (N, H, W) -> (N, latent_dim)."""
-    model.eval()
-    device = next(model.parameters()).device
-    return model.posterior(torch.as_tensor(np.asarray(images, np.float32), device=device))[0].cpu().numpy()
-
-
-def reconstruct(model: Autoencoder, images: np.ndarray) -> np.ndarray:
-    """What the model gives back for ``images``, decoding the code (posterior mean): (N, H, W)."""
-    return decode(model, codes(model, images))
 
 
 @dataclass(frozen=True)
@@ -99,7 +86,7 @@ def code_shift(
 
     The distance is Euclidean in the latent space, in the units of the codes.
     """
-    clean_codes, noisy_codes = codes(model, clean), codes(model, corrupted)
+    clean_codes, noisy_codes = encode(model, clean)[0], encode(model, corrupted)[0]
     return clean_codes, noisy_codes, np.linalg.norm(noisy_codes - clean_codes, axis=1)
 
 

@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
+from ..explore import reconstruct
 from ..losses import as_distribution
 from ..models import Autoencoder
-from .denoising import reconstruct
 
 BRIGHTNESS_FREE = ("cce", "kl", "cosine")  # losses unchanged when a reconstruction is scaled
 

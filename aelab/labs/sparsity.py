@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..explore import decode
+from ..explore import decode, encode
 from ..models import Autoencoder
-from .denoising import codes
 
 SIGMOID_THRESHOLD = 0.5  # a sigmoid unit "fires" above one half (Ng's reading: near 1 is active)
 LINEAR_THRESHOLD = 0.05  # a linear unit counts as active above 5% of the code's typical large value
@@ -73,7 +72,7 @@ def activity(values: np.ndarray, kind: str = "relu", threshold: float | None = N
 
 def model_activity(model: Autoencoder, images: np.ndarray) -> Activity:
     """Activity statistics of a model's codes for ``images``."""
-    return activity(codes(model, images), code_kind(model))
+    return activity(encode(model, images)[0], code_kind(model))
 
 
 @torch.no_grad()

@@ -274,7 +274,7 @@ def _strips(path: str, set_key: str, score: str, name: str, k: int = 8) -> list[
     images, scores = _images(set_key).images, _scores(path, set_key, score)
     strips = []
     for indices, which in zip(anomaly.extremes(scores, k), ("Most anomalous", "Least anomalous"), strict=True):
-        pair = np.stack([images[indices], anomaly.reconstruct(resources.load_model(path).model, images[indices])])
+        pair = np.stack([images[indices], explore.reconstruct(resources.load_model(path).model, images[indices])])
         figures = ", ".join(f"{s:.3g}" for s in scores[indices])
         strips.append((resources.to_png_array(explore.tile(pair), scale=3), f"{which} {name}: {figures}"))
     return strips

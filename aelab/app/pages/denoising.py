@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from aelab import digit_image
+from aelab import digit_image, explore
 from aelab.app import labkit, labstate, resources
 from aelab.app.components.draw_canvas import draw_canvas, new_drawing
 from aelab.app.labstate import Param
@@ -65,8 +65,9 @@ def render() -> None:
                    "to build the shipped lab models.")
         return
     ae, dae = _controls(families)
+    family_daes = families[ae.latent_dim]["daes"]
     labstate.publish(PARAMS)
-    _lab(ae, dae)
+    _lab(ae, dae, family_daes)
 
 
 def _unloadable() -> list[str]:
@@ -154,7 +155,8 @@ def _redraw() -> None:
     st.session_state.dn_digits = int(st.session_state.get("dn_digits", 0)) + 1
 
 
-def _lab(ae_entry: resources.ModelEntry, dae_entry: resources.ModelEntry) -> None:
+def _lab(ae_entry: resources.ModelEntry, dae_entry: resources.ModelEntry,
+         family_daes: list[resources.ModelEntry]) -> None:
     state = st.session_state
     corruption, level, seed = state.dn_noise, float(state.dn_level), int(state.get("dn_digits", 0))
     ae, dae = labkit.loaded(ae_entry), labkit.loaded(dae_entry)
@@ -169,7 +171,7 @@ def _lab(ae_entry: resources.ModelEntry, dae_entry: resources.ModelEntry) -> Non
     st.markdown(_summary(overall, ae_entry, dae_entry, corruption, level))
     curve_col, shift_col = st.columns(2)
     with curve_col:
-        _curve_chart(ae_entry, state.dn_latent, corruption, level)
+        _curve_chart(ae_entry, family_daes, corruption, level)
     with shift_col:
         _shift_chart(ae_entry, dae_entry, result)
     _own_digit(ae, dae, corruption, level, seed)
@@ -262,10 +264,10 @@ def _curves(paths: tuple[tuple[str, str], ...], corruption: str) -> list[dict]:
             if lv > 0 or name != denoising.NOISY]  # the undamaged input itself would be infinite
 
 
-def _curve_chart(ae_entry, latent: int, corruption: str, level: float) -> None:
-    st.markdown(f"**PSNR against {NOISE_NAMES[corruption]} noise level**, {latent}-D models, all held-out digits")
-    family = _families(tuple(resources.available_models()))[latent]
-    paths = ((ae_entry.name, ae_entry.path), *((e.name, e.path) for e in family["daes"]))
+def _curve_chart(ae_entry, daes: list[resources.ModelEntry], corruption: str, level: float) -> None:
+    st.markdown(f"**PSNR against {NOISE_NAMES[corruption]} noise level**, {ae_entry.latent_dim}-D models, "
+                "all held-out digits")
+    paths = ((ae_entry.name, ae_entry.path), *((e.name, e.path) for e in daes))
     lines = {"data": {"values": _curves(paths, corruption)}, "mark": {"type": "line", "point": True},
              "encoding": {
                  "x": {"field": "level", "type": "quantitative", "title": "noise level", "scale": {"domain": [0, 1]}},
@@ -287,7 +289,7 @@ def _plane(path: str) -> tuple[PCAProjection, list[dict]]:
     """A PCA plane fitted to the clean held-out codes, and those codes on it as chart records."""
     splits = resources.load_data("mnist5k")
     model = resources.load_model(path).model
-    codes = denoising.codes(model, splits.val.images)
+    codes = explore.encode(model, splits.val.images)[0]
     plane = PCAProjection().fit(codes)
     xy = plane.transform(codes)
     return plane, [{"x": float(x), "y": float(y), "digit": str(d)} for (x, y), d in zip(xy, splits.val.labels,
@@ -300,8 +302,8 @@ def _shift_chart(ae_entry, dae_entry, result: denoising.Comparison) -> None:
     for column, entry, title in ((left, ae_entry, "plain AE"), (right, dae_entry, "DAE")):
         plane, background = _plane(entry.path)
         model = labkit.loaded(entry)
-        clean_xy = plane.transform(denoising.codes(model, result.clean))
-        noisy_xy = plane.transform(denoising.codes(model, result.corrupted))
+        clean_xy = plane.transform(explore.encode(model, result.clean)[0])
+        noisy_xy = plane.transform(explore.encode(model, result.corrupted)[0])
         arrows = pd.DataFrame({"x": noisy_xy[:, 0], "y": noisy_xy[:, 1], "x2": clean_xy[:, 0], "y2": clean_xy[:, 1],
                                "n": [str(i + 1) for i in range(len(clean_xy))]})
         with column:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from aelab import checkpoint, metrics
+from aelab import checkpoint, explore, metrics
 from aelab.app import labkit, labstate, resources
 from aelab.app.labstate import Param
 from aelab.app.pages import Page
@@ -89,7 +89,7 @@ def _digits(entries: dict[str, resources.ModelEntry]) -> None:
     shown = clean * bright
     rows = [labkit.Row("Input", shown, note=f"held-out digits at {bright:.0%} brightness")]
     for name, entry in entries.items():
-        recon = lab.reconstruct(labkit.loaded(entry), shown)
+        recon = explore.reconstruct(labkit.loaded(entry), shown)
         ratio = lab.ink(recon) / np.maximum(lab.ink(clean), 1e-9)
         rows.append(labkit.Row(NAMES[name], recon, [f"ink x{r:.2f}" for r in ratio], entry.name))
     labkit.digit_table(rows, key="losses", px=64)

@@ -126,8 +126,7 @@ def _measures(path: str, spec: str) -> dict:
 def _prior_fit(path: str, spec: str) -> dict:
     """How well a VAE's held-out codes fill its prior (aelab.labs.completeness)."""
     model = resources.load_model(path).model
-    with torch.no_grad():
-        mean, sigma = (t.numpy() for t in model.posterior(torch.as_tensor(resources.load_data(spec).val.images)))
+    mean, sigma = explore.encode(model, resources.load_data(spec).val.images)
     inside = completeness.share_inside(mean, completeness.two_sigma_radius(mean.shape[1]))
     kl = completeness.aggregate_divergences(mean, sigma, samples=2000) if mean.shape[1] <= 2 else {}
     return {"inside": inside, "kl_p_q": kl.get("kl_p_q"), "sigma": float(np.median(sigma))}
