@@ -7,6 +7,7 @@ most once per test session.
 
 from __future__ import annotations
 
+import os
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -114,3 +115,15 @@ def tiny_model() -> Callable[..., models.Autoencoder]:
         return models.build(kind, **(settings | overrides))
 
     return make
+
+
+@pytest.fixture(scope="session")
+def chromium() -> None:
+    """Skip a browser test where Debian's Chromium is missing; in CI, fail it instead."""
+    from tools import devtools
+
+    if not devtools.chromium_available():
+        message = f"Chromium not found at {devtools.CHROMIUM}; install Debian's `chromium` package"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)

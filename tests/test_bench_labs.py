@@ -7,8 +7,6 @@ the in-page hooks (script state, slider inputs, WebSocket) no longer see.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from bench import labs_browser as bench
@@ -57,12 +55,7 @@ def test_sliders_sweep_from_end_to_end():
     assert bench.slider_keys({"position": 7, "min": 0, "max": 20}, -1) == ("ArrowLeft", -1)
 
 
-def test_one_real_slider_move_is_seen_from_keydown_to_paint():
-    if not devtools.chromium_available():
-        message = f"Chromium not found at {devtools.CHROMIUM}; install Debian's `chromium` package"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+def test_one_real_slider_move_is_seen_from_keydown_to_paint(chromium):
     with devtools.serve_app() as url, devtools.chromium_page(1280, 720) as page:
         page.context.add_init_script(bench.INSTRUMENT)
         loaded = bench.load(page, f"{url}/denoise")

@@ -5,7 +5,6 @@ These fail (never skip) in CI when Chromium is missing; elsewhere they skip with
 
 from __future__ import annotations
 
-import os
 import re
 from urllib.parse import parse_qs, urlparse
 
@@ -28,12 +27,7 @@ def app_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser_page():
-    if not devtools.chromium_available():
-        message = f"Chromium not found at {devtools.CHROMIUM}; install Debian's `chromium` package"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+def browser_page(chromium):
     with devtools.chromium_page() as page:
         yield page
 

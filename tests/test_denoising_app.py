@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+from apptest_pages import assert_ok, open_page
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "aelab/app/pages/denoising.py"
 DB = re.compile(r"(\d+\.\d) dB")
 
 
 def _open(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    for name, value in params.items():
-        at.query_params[name] = value
-    at.switch_page(PAGE).run()
-    _ok(at)
-    return at
-
-
-def _ok(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+    return open_page(PAGE, **params)
 
 
 def _table(at: AppTest) -> str:
@@ -57,20 +46,20 @@ def test_every_control_at_every_extreme(at):
     before = _table(at)
     for corruption in ("mask", "salt_pepper", "gaussian"):
         at.radio(key="dn_noise").set_value(corruption).run()
-        _ok(at)
+        assert_ok(at)
         for level in (0.0, 1.0, 0.05):
             at.select_slider(key="dn_level").set_value(level).run()
-            _ok(at)
+            assert_ok(at)
             assert _summary(at)
     for latent in at.radio(key="dn_latent").options:
         at.radio(key="dn_latent").set_value(int(latent)).run()
-        _ok(at)
+        assert_ok(at)
         for option in at.selectbox(key="dn_dae").options:
             at.selectbox(key="dn_dae").set_value(option if option != at.selectbox(key="dn_dae").options[0] else "auto")
             at.run()
-            _ok(at)
+            assert_ok(at)
     at.button(key="do_dn_redraw").click().run()
-    _ok(at)
+    assert_ok(at)
     assert at.query_params["digits"] == "1"
     assert _table(at) != before
 
@@ -106,12 +95,12 @@ def test_training_a_dae_at_this_noise_joins_the_page():
     button = at.button(key="do_dn_train")
     assert not button.disabled
     button.click().run()
-    _ok(at)
+    assert_ok(at)
     job = at.session_state["dn_job"]
     job.join(timeout=300)
     assert job.status != "failed", job.message
     at.run()
-    _ok(at)
+    assert_ok(at)
     assert any("joined this session's models" in s.value for s in at.success)
     assert at.selectbox(key="dn_dae").value == job.out.name  # now compared against it
     assert job.out.name in _table(at)
@@ -141,7 +130,7 @@ def test_an_uploaded_picture_is_denoised_by_both_models():
     digit = data.load_splits("mnist5k").val.images[0]
     at = _open()
     at.file_uploader(key="do_dn_upload").upload("seven.png", _png(1 - digit)).run()  # dark ink on white paper
-    _ok(at)
+    assert_ok(at)
     own = next(h.proto.body for h in at.get("html") if 'data-table="own"' in h.proto.body)
     assert own.count("<img") == 4 and len(DB.findall(own)) == 3
 
@@ -150,6 +139,6 @@ def test_an_uploaded_picture_is_denoised_by_both_models():
 def test_a_bad_or_blank_picture_gets_a_message_and_changes_nothing(content):
     at = _open()
     at.file_uploader(key="do_dn_upload").upload("bad.png", content).run()
-    _ok(at)
+    assert_ok(at)
     assert any("That picture could not be used" in w.value for w in at.warning)
     assert not [h for h in at.get("html") if 'data-table="own"' in h.proto.body]

@@ -8,7 +8,6 @@ check, without a browser, that Python ignores a malformed report.
 
 from __future__ import annotations
 
-import os
 import re
 
 import numpy as np
@@ -29,26 +28,12 @@ def app_url():
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
-    if not devtools.chromium_available():
-        message = f"Chromium not found at {devtools.CHROMIUM}; install Debian's `chromium` package"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+def page(app_url, chromium):
     with devtools.chromium_page(1280, 720) as page:
-        page.problems = []
-        page.on("console", lambda m: page.problems.append(m.text) if _problem(m) else None)
-        page.on("pageerror", lambda exc: page.problems.append(str(exc)))
+        page.problems = devtools.watch_console(page)
         page.goto(app_url)
         page.wait_for_function("(window.__aelabCanvases || []).length === 1", timeout=90_000)
         yield page
-
-
-def _problem(message) -> bool:
-    """A console error, except a 404 for a media file: when runs follow each other quickly (a stroke,
-    Clear, a stroke), Streamlit drops the image of an older run while the browser may still fetch it."""
-    media = "/media/" in message.text or "/media/" in (message.location or {}).get("url", "")
-    return message.type == "error" and not media
 
 
 def _canvas_box(page) -> dict:

@@ -6,8 +6,6 @@ Fails (never skips) in CI when Chromium is missing; elsewhere it skips with a re
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tools import devtools
@@ -23,25 +21,10 @@ def app_url():
 
 
 @pytest.fixture()
-def page(app_url):
-    if not devtools.chromium_available():
-        message = f"Chromium not found at {devtools.CHROMIUM}; install Debian's `chromium` package"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+def page(app_url, chromium):
     with devtools.chromium_page(1280, 720) as page:
-        page.problems = []
-        page.on("console", lambda m: page.problems.append(m.text) if _problem(m) else None)
-        page.on("pageerror", lambda exc: page.problems.append(str(exc)))
+        page.problems = devtools.watch_console(page)
         yield page
-
-
-def _problem(message) -> bool:
-    """A console error, except a 404 for a media file of an older run (Streamlit drops them early) and
-    the few network calls Streamlit's front end makes to the internet, which has none here."""
-    url = (message.location or {}).get("url", "")
-    return message.type == "error" and "/media/" not in url and "ERR_NAME_NOT_RESOLVED" not in message.text \
-        and "status of 404" not in message.text
 
 
 def _images(page, table: str) -> list[str]:

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from apptest_pages import assert_ok, open_page
 from streamlit.testing.v1 import AppTest
 
 from aelab import pretrained
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "aelab/app/pages/sparsity.py"
 
 
 def _open(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    for name, value in params.items():
-        at.query_params[name] = value
-    at.switch_page(PAGE).run()
-    _ok(at)
-    return at
-
-
-def _ok(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+    return open_page(PAGE, **params)
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
@@ -52,18 +40,18 @@ def test_every_stop_of_every_slider_has_a_model():
     on = []
     for weight in pretrained.L1_WEIGHTS:
         at.select_slider(key="sp_weight").set_value(weight).run()
-        _ok(at)
+        assert_ok(at)
         assert not at.info  # no "no model at this setting"
         on.append(_units_on(at))
     assert on[-1] < on[0]  # the heaviest penalty leaves fewer units on than none
     at.radio(key="sp_penalty").set_value("kl").run()
-    _ok(at)
+    assert_ok(at)
     assert [float(v) for v in at.select_slider(key="sp_weight").options] == list(pretrained.KL_WEIGHTS)
     for weight in pretrained.KL_WEIGHTS[1:]:
         at.select_slider(key="sp_weight").set_value(weight).run()
         for rho in pretrained.KL_RHOS:
             at.select_slider(key="sp_rho").set_value(rho).run()
-            _ok(at)
+            assert_ok(at)
             assert not at.info
             assert f"sae-128u-kl-w{weight:g}-rho{rho:g}" in _captions(at)
     assert at.query_params["penalty"] == "kl" and at.query_params["rho"] == f"{pretrained.KL_RHOS[-1]:g}"
@@ -83,12 +71,12 @@ def test_training_a_new_setting_joins_the_sliders():
     at = _open()
     at.number_input(key="sp_new_weight").set_value(0.5).run()
     at.button(key="do_sp_train_it").click().run()
-    _ok(at)
+    assert_ok(at)
     job = at.session_state["sp_job"]
     job.join(timeout=120)
     assert job.status != "failed", job.message
     at.run()
-    _ok(at)
+    assert_ok(at)
     assert any("joined this session's models" in s.value for s in at.success)
     assert 0.5 in [float(v) for v in at.select_slider(key="sp_weight").options]
     assert at.select_slider(key="sp_weight").value == 0.5  # the sliders moved to it
@@ -98,7 +86,7 @@ def test_training_a_new_setting_joins_the_sliders():
 def test_a_setting_already_on_the_sliders_is_not_trained_again():
     at = _open()
     at.number_input(key="sp_new_weight").set_value(0.0).run()
-    _ok(at)
+    assert_ok(at)
     assert "Already on the sliders" in _captions(at)
     assert not at.button.values or "do_sp_train_it" not in [b.key for b in at.button]
 

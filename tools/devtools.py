@@ -91,3 +91,23 @@ PROBE_SCREEN = """name => {
   return {x: r.left + sx / d, y: r.top + sy / d, left: r.left, top: r.top, width: r.width, height: r.height,
           probe: [m.probe.x, m.probe.y], decodes: m.decodes};
 }"""
+
+
+def watch_console(page) -> list[str]:
+    """Collect the page's errors (console errors and uncaught exceptions) into the returned list, as they come.
+
+    Left out: requests Streamlit's front end makes to the internet, which this machine does not reach,
+    and 404s for an older run's media files, which Streamlit drops while the browser may still fetch them.
+    """
+    problems: list[str] = []
+
+    def console(message) -> None:
+        url = (message.location or {}).get("url", "")
+        offline = "ERR_NAME_NOT_RESOLVED" in message.text
+        stale_media = "/media/" in url or "/media/" in message.text or "status of 404" in message.text
+        if message.type == "error" and not (offline or stale_media):
+            problems.append(message.text)
+
+    page.on("console", console)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    return problems
