@@ -86,3 +86,20 @@ def test_the_losses_pages_claims_hold_for_the_shipped_models(held_out):
         low, high = metrics.bootstrap_interval(lab.ink_ratio(_model(name), held_out))
         assert 0.95 < low and high < 1.05, name
     assert metrics.bootstrap_interval(lab.ink_ratio(cce, held_out))[0] > 1.05
+
+
+def _recipe_of(name: str) -> tuple[dict, dict, dict]:
+    """A shipped model's settings, training settings and data, from its config.json."""
+    info = checkpoint.read_config(SHIPPED[name]["path"])
+    return info["model"], info["training"], info["data"]
+
+
+@pytest.mark.parametrize("name", [r.name for r in DAES] + [r.name for r in pretrained.LOSS_RECIPES])
+def test_lab_models_differ_from_their_plain_ae_only_where_the_pages_say(name):
+    """The denoising page: "a DAE of the same size, trained on the same digits from the same seed"; the losses
+    page: five AEs that "share everything except that score"."""
+    model, training, data_spec = _recipe_of(name)
+    ae_model, ae_training, ae_data = _recipe_of(f"ae-{model['latent_dim']}d")
+    assert (training, data_spec) == (ae_training, ae_data)
+    differs = {k for k in model if model[k] != ae_model.get(k)}
+    assert differs <= ({"corruption", "noise_level"} if name.startswith("dae") else {"recon_loss"})
