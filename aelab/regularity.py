@@ -8,13 +8,20 @@ the claim can be checked rather than assumed. Lower is better for every figure.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import torch
 from scipy import linalg
 
-from . import explore
+from . import checkpoint, data, explore
 from .judge import Judge
-from .labs.completeness import active_dimensions
+from .labs import fidelity
+from .labs.completeness import active_dimensions, sensitivity
 from .models import Autoencoder
 
 SAMPLERS = ("prior", "gaussian", "box")
@@ -26,21 +33,21 @@ def spread(codes: np.ndarray) -> float:
 
 
 def continuity(model: Autoencoder, images: np.ndarray, *, pairs: int = 500, steps: int = 32,
-               epsilon: float = 0.01, seed: int = 0) -> dict[str, float]:
-    """Continuity of the decoder along lines and under tiny moves.
+               epsilon: float = 0.01, samples: int = 2000, seed: int = 0) -> dict[str, np.ndarray]:
+    """Continuity of the decoder along lines and under tiny moves, per item (see :data:`MEASURES`).
 
-    - Jump ratio: for ``pairs`` random pairs of images, decode the straight line between
-      their codes in ``steps`` equal steps; a path's jump ratio is its largest step's pixel
-      L2 change divided by its mean step's. 1 means the image changes evenly along the
-      path; a large value means most of the change happens in one step (a cliff).
-      Reported as the median and 90th percentile over the pairs.
-    - Sensitivity: for each image's code z and a random unit direction u, the pixel L2
-      change ||decode(z + d u) - decode(z)|| / (d / s) with d = ``epsilon`` * s, where s
-      is :func:`spread`: the change per unit of the latent's own spread, for a move of 1%
-      of it. Only the dimensions the model uses count (its active dimensions, see
-      :func:`aelab.labs.completeness.active_dimensions`): a VAE leaves some at its prior,
-      and moves along them change nothing, which made a 16-D VAE look smoother than its
-      decoder is. Reported as the median and 99th percentile.
+    - ``jump_ratio`` (one per pair): for ``pairs`` random pairs of images, decode the straight
+      line between their codes in ``steps`` equal steps; a path's jump ratio is its largest
+      step's pixel L2 change divided by its mean step's. 1 means the image changes evenly
+      along the path; a large value means most of the change happens in one step (a cliff).
+      The pairs depend only on ``seed`` and the number of images, so two models measured on
+      the same images are measured on the same pairs.
+    - ``sensitivity_data`` (one per image) and ``sensitivity_samples`` (one per code drawn the
+      way a user samples the model, :func:`native_sampler`): the pixel L2 change per unit of
+      the latent's own spread s, for a move of ``epsilon`` * s in a random direction
+      (:func:`aelab.labs.completeness.sensitivity`). Only the dimensions the model uses count
+      (:func:`aelab.labs.completeness.active_dimensions`): a VAE leaves some at its prior, and
+      moves along them change nothing, which made a 16-D VAE look smoother than its decoder is.
     """
     rng = np.random.default_rng(seed)
     codes, _ = explore.encode(model, images)
@@ -50,22 +57,14 @@ def continuity(model: Autoencoder, images: np.ndarray, *, pairs: int = 500, step
     lines = (1 - t) * codes[first][:, None] + t * codes[second][:, None]  # (P, S+1, D)
     decoded = explore.decode(model, lines.reshape(-1, codes.shape[1])).reshape(pairs, steps + 1, -1)
     jumps = np.linalg.norm(np.diff(decoded, axis=1), axis=2)  # (P, S)
-    ratio = jumps.max(axis=1) / np.maximum(jumps.mean(axis=1), 1e-12)
-
     used = active_dimensions(codes)
     used = used if used.any() else np.ones_like(used)
-    s = spread(codes[:, used])
-    direction = np.zeros_like(codes)
-    direction[:, used] = rng.normal(size=(len(codes), int(used.sum())))
-    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
-    moved = explore.decode(model, codes + epsilon * s * direction).reshape(len(codes), -1)
-    here = explore.decode(model, codes).reshape(len(codes), -1)
-    sensitivity = np.linalg.norm(moved - here, axis=1) / epsilon
+    scale = spread(codes[:, used])
+    sampled = sample_codes(codes, samples, native_sampler(model), seed)
     return {
-        "jump_ratio_median": float(np.median(ratio)),
-        "jump_ratio_p90": float(np.percentile(ratio, 90)),
-        "sensitivity_median": float(np.median(sensitivity)),
-        "sensitivity_p99": float(np.percentile(sensitivity, 99)),
+        "jump_ratio": jumps.max(axis=1) / np.maximum(jumps.mean(axis=1), 1e-12),
+        "sensitivity_data": sensitivity(model, codes, used, epsilon, seed, scale=scale),
+        "sensitivity_samples": sensitivity(model, sampled, used, epsilon, seed + 1, scale=scale),
     }
 
 
@@ -130,33 +129,27 @@ def hole_threshold(train_codes: np.ndarray) -> float:
 
 
 def completeness(model: Autoencoder, train_images: np.ndarray, held_out: np.ndarray, judge: Judge, *,
-                 samples: int = 2000, sampler: str | None = None, seed: int = 0) -> dict[str, float | str]:
-    """How much of the sampling distribution decodes to images like real data.
+                 samples: int = 2000, sampler: str | None = None, k: int = 5, seed: int = 0) -> dict:
+    """How much of the sampling distribution decodes to images like real data, per item.
 
-    Codes are drawn with ``sampler`` (default: :func:`native_sampler`). Reported:
-    - ``frechet_distance``: between the judge's features of the decoded samples and of
-      the real held-out digits. 0 for samples indistinguishable from real digits (in
-      mean and covariance of the features); blurs, blends and garbage raise it.
-    - ``frechet_distance_reconstructions``: the same for the held-out digits'
-      reconstructions: the floor the samples can hope to reach with this decoder.
-    - ``hole_fraction``: the share of sampled codes farther from every training code
-      than 99% of training codes are from their nearest neighbour: how often sampling
-      lands in a hole the data never reached. For a VAE the training codes are draws
-      from q(z|x) (its aggregate posterior), so dimensions it leaves unused (prior noise
-      the decoder ignores) do not count as holes.
+    Codes are drawn with ``sampler`` (default: :func:`native_sampler`) and decoded; the judge's
+    features of those samples are set against the features of the real held-out digits
+    (:mod:`aelab.labs.fidelity`, Naeem et al., 2020):
+    - ``density`` (one per sample): how many real digits' k-nearest-neighbour balls the sample
+      falls in, over k. About 1 for samples like real digits, near 0 for garbage; more than 1
+      where samples crowd the densest part of the data.
+    - ``coverage`` (one per real digit, so paired across models): whether any sample falls in
+      that digit's ball. The share of real digits the samples reach: 0 when they all look alike.
+    Also ``sampler`` and the Frechet distance in the same features (:func:`frechet_distance`),
+    which folds both into one number and is kept for reference, not for the verdict.
     """
     sampler = sampler or native_sampler(model)
     train_codes, _ = explore.encode(model, train_images)
-    reference = posterior_codes(model, train_images, seed)
     z = sample_codes(train_codes, samples, sampler, seed)
-    real = judge.features(held_out)
-    held_codes, _ = explore.encode(model, held_out)
-    return {
-        "sampler": sampler,
-        "frechet_distance": frechet_distance(judge.features(explore.decode(model, z)), real),
-        "frechet_distance_reconstructions": frechet_distance(judge.features(explore.decode(model, held_codes)), real),
-        "hole_fraction": float(np.mean(nearest_distances(z, reference) > hole_threshold(reference))),
-    }
+    real, fake = judge.features(held_out), judge.features(explore.decode(model, z))
+    values = fidelity.per_sample(real, fake, k)
+    return {"sampler": sampler, "density": values["density"], "coverage": values["coverage"],
+            "frechet_distance": frechet_distance(fake, real)}
 
 
 def hole_map(reference: np.ndarray, x_range: tuple[float, float], y_range: tuple[float, float],
@@ -176,13 +169,96 @@ def hole_map(reference: np.ndarray, x_range: tuple[float, float], y_range: tuple
     return np.clip((distance / threshold - 1) / 2, 0, 1).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class Measure:
+    """One figure a comparison reports: how it is summarised over its items, and which way is better."""
+
+    group: str  # "continuity" or "completeness"
+    key: str  # the per-item array's name in :func:`measure`'s ``items``
+    name: str  # what the page and the CLI call it
+    statistic: str  # "median", "p90" or "mean" over the items
+    lower_is_better: bool
+    paired: bool  # the items line up across two models measured on the same digits
+    meaning: str
+
+    def summary(self, items: np.ndarray) -> float:
+        """The measure's value from its items."""
+        return float(self.over(np.asarray(items, np.float64)))
+
+    def over(self, items: np.ndarray) -> np.ndarray:
+        """The measure of each row of ``items`` (..., N): the statistic over the last axis."""
+        return _STATISTICS[self.statistic](items, axis=-1)
+
+
+_STATISTICS = {"median": np.median, "mean": np.mean, "p90": lambda x, axis: np.percentile(x, 90, axis=axis)}
+
+MEASURES = (
+    Measure("continuity", "jump_ratio", "median jump ratio", "median", True, True,
+            "largest step / mean step along a line between two held-out digits' codes (1: even change)"),
+    Measure("continuity", "jump_ratio", "worst-10% jump ratio", "p90", True, True,
+            "the same, 90th percentile over the lines: the worst cliffs"),
+    Measure("continuity", "sensitivity_data", "sensitivity at digits", "median", True, True,
+            "pixel change per unit of latent spread for a tiny move from a digit's code, along the dimensions "
+            "the decoder uses (median)"),
+    Measure("continuity", "sensitivity_samples", "sensitivity at samples", "median", True, False,
+            "the same at codes drawn the way the model is sampled (median)"),
+    Measure("completeness", "density", "sample density", "mean", False, False,
+            "how many real digits' neighbourhoods a sample lands in, over k (1: as many as a real digit does; "
+            "0: garbage)"),
+    Measure("completeness", "coverage", "coverage", "mean", False, True,
+            "the share of real held-out digits that some sample lands next to (1: samples reach every kind)"),
+)
+
+
 def measure(model: Autoencoder, train_images: np.ndarray, held_out: np.ndarray, judge: Judge, *,
-            pairs: int = 500, samples: int = 2000, seed: int = 0) -> dict[str, dict]:
-    """Continuity (on held-out images) and completeness (native sampler) of one model."""
-    return {
-        "continuity": continuity(model, held_out, pairs=pairs, seed=seed),
-        "completeness": completeness(model, train_images, held_out, judge, samples=samples, seed=seed),
-    }
+            pairs: int = 500, samples: int = 2000, seed: int = 0) -> dict:
+    """Continuity (on held-out images) and completeness (native sampler) of one model.
+
+    ``items`` holds every measure's per-item values (what :func:`compare` resamples);
+    ``continuity`` and ``completeness`` their summaries (:data:`MEASURES`), plus the sampler
+    and the Frechet distance (plain numbers and strings: the CLI prints them as JSON).
+    """
+    items = continuity(model, held_out, pairs=pairs, samples=samples, seed=seed)
+    fill = completeness(model, train_images, held_out, judge, samples=samples, seed=seed)
+    items |= {"density": fill["density"], "coverage": fill["coverage"]}
+    figures = {"continuity": {}, "completeness": {"sampler": fill["sampler"],
+                                                  "frechet_distance": fill["frechet_distance"]}, "items": items}
+    for m in MEASURES:
+        figures[m.group][label(m)] = m.summary(items[m.key])
+    return figures
+
+
+def label(m: Measure) -> str:
+    """The measure's key in a figures dict: e.g. ``jump_ratio_p90``, ``density_mean``."""
+    return f"{m.key}_{m.statistic}"
+
+
+def compare(first: dict, second: dict, names: tuple[str, str] = ("first", "second"), *, draws: int = 1000,
+            level: float = 0.95, seed: int = 0) -> dict[str, dict]:
+    """For each measure, the difference first - second with a bootstrap interval, and the more regular model.
+
+    Items are resampled with replacement ``draws`` times (the same indices for both models when the
+    measure is paired, independently when not) and the measure recomputed; the middle ``level`` of
+    the resampled differences is the interval (Efron & Tibshirani, 1993). An interval that contains 0
+    is a tie: the two models differ by less than the measure's own noise on these digits.
+    """
+    rng = np.random.default_rng(seed)
+    out = {}
+    for m in MEASURES:
+        a, b = (np.asarray(f["items"][m.key], np.float64) for f in (first, second))
+        picks_a = rng.integers(0, len(a), size=(draws, len(a)))
+        picks_b = picks_a if m.paired and len(a) == len(b) else rng.integers(0, len(b), size=(draws, len(b)))
+        differences = m.over(a[picks_a]) - m.over(b[picks_b])  # (draws,)
+        tail = 100 * (1 - level) / 2
+        low, high = (float(v) for v in np.percentile(differences, [tail, 100 - tail]))
+        if low <= 0 <= high:
+            who = "tie"
+        else:
+            first_better = (high < 0) == m.lower_is_better
+            who = names[0] if first_better else names[1]
+        out[label(m)] = {"measure": m, "first": m.summary(a), "second": m.summary(b),
+                         "difference": m.summary(a) - m.summary(b), "interval": (low, high), "more regular": who}
+    return out
 
 
 def comparability_problem(a: Autoencoder, b: Autoencoder) -> str | None:
@@ -197,21 +273,52 @@ def comparability_problem(a: Autoencoder, b: Autoencoder) -> str | None:
     return None
 
 
-# The measures a comparison reports, as (group, key); lower is better for each.
-COMPARED = (("continuity", "jump_ratio_median"), ("continuity", "jump_ratio_p90"),
-            ("continuity", "sensitivity_median"), ("continuity", "sensitivity_p99"),
-            ("completeness", "frechet_distance"), ("completeness", "hole_fraction"))
-TIE = 0.10  # figures within 10% of each other count as a tie
 
 
-def winner(first: float, second: float, names: tuple[str, str] = ("first", "second")) -> str:
-    """Which of two lower-is-better figures wins, or "tie" when within :data:`TIE` of each other."""
-    if abs(first - second) <= TIE * max(abs(first), abs(second), 1e-12):
-        return "tie"
-    return names[0] if first < second else names[1]
+# ---- figures kept on disk ----------------------------------------------------------------------
+
+FIGURES_VERSION = 1  # raise when a measure's definition changes: figures stored before are then ignored
+MEASURE_SETTINGS = {"pairs": 500, "samples": 2000, "seed": 0}  # measure's defaults, as stored_measure keys them
 
 
-def verdict(figures_a: dict, figures_b: dict, names: tuple[str, str]) -> dict[str, str]:
-    """For each compared measure ("group.key"), the name of the more regular model, or "tie"."""
-    return {f"{group}.{key}": winner(figures_a[group][key], figures_b[group][key], names)
-            for group, key in COMPARED}
+def figures_key(model_dir: Path, judge: Judge, train_images: np.ndarray, held_out: np.ndarray,
+                **settings) -> str:
+    """What the figures depend on, hashed: the model's files, the judge's weights, the images, the settings."""
+    digest = hashlib.sha256()
+    for path in (model_dir / checkpoint.CONFIG_NAME, model_dir / checkpoint.WEIGHTS_NAME):
+        digest.update(path.read_bytes())
+    for name, tensor in judge.state_dict().items():
+        digest.update(name.encode() + tensor.detach().cpu().numpy().tobytes())
+    for images in (train_images, held_out):
+        digest.update(np.ascontiguousarray(images, np.float32).tobytes())
+    digest.update(json.dumps(settings | {"version": FIGURES_VERSION}, sort_keys=True).encode())
+    return digest.hexdigest()[:32]
+
+
+def stored_measure(model: Autoencoder, model_dir: Path, train_images: np.ndarray, held_out: np.ndarray,
+                   judge: Judge, *, folders: list[Path], pairs: int = 500, samples: int = 2000, seed: int = 0) -> dict:
+    """:func:`measure`, read from the first of ``folders`` that holds these figures, else computed and
+    written to the last of them (atomically; a folder that cannot be written is only a missed cache).
+
+    The shipped models' figures ship in ``pretrained/figures`` (written by ``python -m aelab pretrained``), so
+    the compare page opens without measuring; any other model's are kept in aelab's cache folder.
+    """
+    key = figures_key(model_dir, judge, train_images, held_out, pairs=pairs, samples=samples, seed=seed)
+    for folder in folders:
+        figures = _read_figures(folder / f"figures-{key}.npz")
+        if figures is not None:
+            return figures
+    figures = measure(model, train_images, held_out, judge, pairs=pairs, samples=samples, seed=seed)
+    data.write_npz_atomically(folders[-1] / f"figures-{key}.npz", summary=np.array(json.dumps(
+        {g: figures[g] for g in ("continuity", "completeness")})), **figures["items"])
+    return figures
+
+
+def _read_figures(path: Path) -> dict | None:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            summary = json.loads(str(npz["summary"]))
+            items = {m.key: np.asarray(npz[m.key]) for m in MEASURES}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    return summary | {"items": items}

@@ -38,13 +38,15 @@ def train_and_save(
     callback: Callback | None = None,
     on_batch: BatchCallback | None = None,
     on_model: Callable[[Autoencoder], None] | None = None,
+    report_on: data.ImageSet | None = None,
 ) -> dict[str, Any]:
     """Train a ``kind`` model with ``settings`` on ``source`` (a data spec or loaded splits) and
     save it to ``out``; returns what its config.json records beside the model.
 
     ``description`` defaults to one generated from the model and the epochs it ran;
     ``data_name`` is how it names the data (default: the data set's own name). ``on_model``
-    receives the model once it is built, before training starts.
+    receives the model once it is built, before training starts. The saved metrics are measured
+    on ``report_on`` when given, else on the validation split, which also chose the best epoch.
     """
     splits = data.load_splits(source, seed=config.seed) if isinstance(source, str) else source
     model = make_model(kind, settings, splits.train.image_shape, config.seed)
@@ -54,7 +56,7 @@ def train_and_save(
     check_usable(model, result, splits.val.images, config)
     if description is None:
         description = describe(model, result, data_name or splits.train.name.removesuffix(" (train)"))
-    return save(model, result, splits, config, out, description)
+    return save(model, result, splits, config, out, description, report_on)
 
 
 def describe(model: Autoencoder, result: FitResult, data_name: str) -> str:
@@ -89,16 +91,19 @@ def collapsed(codes: np.ndarray) -> bool:
 
 
 def save(model: Autoencoder, result: FitResult, splits: data.Splits, config: TrainConfig, out: Path,
-         description: str) -> dict[str, Any]:
-    """Evaluate on the held-out split and save the model with everything about its training."""
+         description: str, report_on: data.ImageSet | None = None) -> dict[str, Any]:
+    """Evaluate on the held-out images (``report_on``, default the validation split) and save the model
+    with everything about its training."""
+    report_on = report_on or splits.val
     info = {
         "description": description,
         "data": {"spec": splits.spec, "image_shape": list(splits.train.image_shape),
-                 "n_train": len(splits.train), "n_val": len(splits.val)},
+                 "n_train": len(splits.train), "n_val": len(splits.val),
+                 **({"n_reported": len(report_on)} if report_on is not splits.val else {})},
         "training": asdict(config),
         "fit": result.summary(),
         "history": [{"epoch": h.epoch, "train": h.train, "val": h.val} for h in result.history],
-        "metrics": evaluate(model, splits.val.images),
+        "metrics": evaluate(model, report_on.images),
     }
     checkpoint.save(model, out, info)
     return info

@@ -22,7 +22,8 @@ from .models import Autoencoder, Model, build, check_size
 
 @dataclass
 class TrainConfig:
-    """How to train; every field but ``fused_adam`` is a CLI option and a widget in the app."""
+    """How to train; every field but ``fused_adam`` is a CLI option, and all but it and the
+    ``augment_*`` fields are widgets on the app's Train page."""
 
     epochs: int = 30
     batch_size: int = 48  # with lr 3e-3: the fastest to a good 2-D VAE on CPU (bench/train_speed.py),
@@ -37,6 +38,12 @@ class TrainConfig:
     # (bench/train_speed.py). False keeps torch's default loop, which rounds differently; the
     # shipped models were trained with it, and their recipes say so to rebuild bit for bit.
     fused_adam: bool = True
+    # Data augmentation, drawn afresh for every training batch (never for validation): each image
+    # moves by a whole number of pixels in [-augment_shift, augment_shift] along each axis and turns
+    # by an angle in [-augment_rotate, augment_rotate] degrees. 0 and 0 (the default) train exactly
+    # as before; bench/recipe_cv.py measures what 1-2 pixels and 10 degrees do to a 2-D VAE.
+    augment_shift: int = 0
+    augment_rotate: float = 0.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -47,6 +54,11 @@ class TrainConfig:
              f"lr_schedule must be cosine or constant, got {self.lr_schedule!r}"),
             (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
             (self.patience is None or self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
+            (isinstance(self.augment_shift, int) and not isinstance(self.augment_shift, bool)
+             and self.augment_shift >= 0,
+             f"augment_shift must be a whole number of pixels >= 0 (0 = off), got {self.augment_shift!r}"),
+            (isinstance(self.augment_rotate, int | float) and 0 <= self.augment_rotate <= 180,
+             f"augment_rotate must be between 0 and 180 degrees (0 = off), got {self.augment_rotate!r}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -186,7 +198,8 @@ class _Run:
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                           fused=True if config.fused_adam else None)
         self.schedule = _schedule(self.optimizer, config, math.ceil(len(self.train_x) / config.batch_size))
-        self.order = torch.Generator().manual_seed(config.seed)
+        self.order = torch.Generator().manual_seed(config.seed)  # batch order, and augmentation after it
+        self.augment = _augmenter(config, self.train_x.shape[1:3], self.order)
         self.result = FitResult()
         self.best_state = copy.deepcopy(model.state_dict())
         self.start = time.perf_counter()
@@ -200,7 +213,7 @@ class _Run:
         """Train one epoch and judge it; True when training should stop."""
         result, config, tic = self.result, self.config, time.perf_counter()
         train_terms = _train_epoch(self.model, (self.train_x, self.train_y), self.optimizer, self.schedule,
-                                   config.batch_size, self.order, _batch_hook(on_batch, epoch))
+                                   config.batch_size, self.order, _batch_hook(on_batch, epoch), self.augment)
         if train_terms is None:  # stopped by on_batch in the middle of the epoch
             result.stop_reason, result.message = "stopped", f"stopped by request during epoch {epoch}"
             return True
@@ -267,9 +280,11 @@ def _schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_e
     )
 
 
-def _train_epoch(model, data, optimizer, schedule, batch_size, order, stop=None) -> dict[str, float] | None:
-    """One pass over the shuffled data (images, labels or None); returns mean terms, {} if a loss
-    was not finite, or None if ``stop(batch, batches)`` asked to stop."""
+def _train_epoch(model, data, optimizer, schedule, batch_size, order, stop=None,
+                 augment=None) -> dict[str, float] | None:
+    """One pass over the shuffled data (images, labels or None), each batch's images through
+    ``augment`` when given; returns mean terms, {} if a loss was not finite, or None if
+    ``stop(batch, batches)`` asked to stop."""
     model.train()
     train_x, train_y = data
     totals: dict[str, torch.Tensor] = {}
@@ -279,6 +294,8 @@ def _train_epoch(model, data, optimizer, schedule, batch_size, order, stop=None)
         if stop is not None and stop(batch, batches):
             return None
         batch = _batch(train_x, train_y, perm[start : start + batch_size])
+        if augment is not None:
+            batch = (augment(batch[0]), *batch[1:])
         terms = model.loss(*batch)
         if not torch.isfinite(terms["loss"]):
             return {}
@@ -290,6 +307,37 @@ def _train_epoch(model, data, optimizer, schedule, batch_size, order, stop=None)
         for name, value in terms.items():
             totals[name] = totals.get(name, 0) + value.detach() * len(batch[0])
     return {name: float(total) / len(train_x) for name, total in totals.items()}
+
+
+def _augmenter(config: TrainConfig, image_shape, generator: torch.Generator):
+    """The run's per-batch augmentation, or None when the config asks for none."""
+    shift, rotate = config.augment_shift, float(config.augment_rotate)
+    if not shift and not rotate:
+        return None
+    if 2 * shift >= min(image_shape):
+        raise ConfigError(f"augment_shift {shift} would move {image_shape[0]}x{image_shape[1]} images out of "
+                          f"view; use fewer than {min(image_shape) / 2:g} pixels (1 or 2 for digits)")
+    return lambda images: augment_batch(images, shift, rotate, generator)
+
+
+def augment_batch(images: torch.Tensor, shift: int, rotate: float, generator: torch.Generator) -> torch.Tensor:
+    """Each image shifted by whole pixels drawn from [-shift, shift] per axis and rotated about its centre
+    by degrees drawn from [-rotate, rotate], bilinearly resampled, zeros moved in: (B, H, W) -> (B, H, W).
+
+    The draws come from ``generator`` (a CPU generator), so a seeded run is repeatable.
+    """
+    b, h, w = images.shape
+    dx, dy = torch.randint(-shift, shift + 1, (2, b), generator=generator).float()  # (B,) pixels each
+    angle = (2 * torch.rand(b, generator=generator, dtype=torch.float64) - 1) * math.radians(rotate)
+    cos, sin = angle.cos().float(), angle.sin().float()
+    # affine_grid maps each output position to where it reads the input, in [-1, 1] units per axis:
+    # source = R(angle) output - 2 shift / size, with the aspect ratio undone around the rotation.
+    theta = torch.stack([torch.stack([cos, -sin * h / w, -2 * dx / w], 1),
+                         torch.stack([sin * w / h, cos, -2 * dy / h], 1)], 1).to(images.device)  # (B, 2, 3)
+    grid = torch.nn.functional.affine_grid(theta, [b, 1, h, w], align_corners=False)  # (B, H, W, 2)
+    moved = torch.nn.functional.grid_sample(images[:, None], grid, mode="bilinear", padding_mode="zeros",
+                                            align_corners=False)  # (B, 1, H, W)
+    return moved[:, 0]
 
 
 def train_model(

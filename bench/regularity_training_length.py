@@ -2,8 +2,8 @@
 
 Trains the shipped ae-2d and vae-2d recipes (same architecture, data and seed) but stops
 them after a few epochs of their 150-epoch schedule, then measures both the way the
-"VAE vs AE" page does; the last row is the shipped, fully trained pair. Lower is better
-everywhere; the winner column uses the page's 10% tie rule.
+"VAE vs AE" page does; the last row is the shipped, fully trained pair. The winner column
+is the page's: a 95% bootstrap interval of the difference that excludes 0, else a tie.
 
 Run: python bench/regularity_training_length.py [--epochs 5 15 45]
 """
@@ -44,13 +44,12 @@ def main() -> None:
     shipped = {e["name"]: checkpoint.load(e["path"]).model for e in pretrained.read_index()
                if e["name"] in ("ae-2d", "vae-2d")}
     rows = [(f"{n} epochs", trained_pair(n, splits)) for n in args.epochs] + [("shipped", shipped)]
-    print(f"{'trained':<12}{'measure':<22}{'AE':>10}{'VAE':>10}  more regular")
+    print(f"{'trained':<12}{'measure':<28}{'AE':>10}{'VAE':>10}  more regular")
     for label, models in rows:
         figures = {name: regularity.measure(m, splits.train.images, splits.val.images, judge)
                    for name, m in models.items()}
-        for group, key in regularity.COMPARED:
-            a, v = figures["ae-2d"][group][key], figures["vae-2d"][group][key]
-            print(f"{label:<12}{key:<22}{a:>10.3f}{v:>10.3f}  {regularity.winner(a, v, ('AE', 'VAE'))}")
+        for key, row in regularity.compare(figures["ae-2d"], figures["vae-2d"], ("AE", "VAE")).items():
+            print(f"{label:<12}{key:<28}{row['first']:>10.3f}{row['second']:>10.3f}  {row['more regular']}")
 
 
 if __name__ == "__main__":

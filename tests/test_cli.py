@@ -213,3 +213,16 @@ def test_a_run_that_learns_nothing_saves_nothing(tmp_path, capsys):
                               "--epochs", "2", "--lr", "10", "--out", tmp_path / "m")
     assert code == 2 and "smaller learning rate" in err and "not kept" in err
     assert not (tmp_path / "m").exists()
+
+
+def test_an_empty_hidden_list_trains_a_one_layer_model(tmp_path, capsys):
+    """The option's help says "Empty: a linear autoencoder": the identity-trap models are built that way."""
+    code, out, err = run_main(capsys, "train", "--model", "ae", "--data", "digits", "--hidden", "",
+                              "--latent-dim", "80", "--epochs", "1", "--out", tmp_path / "m")
+    assert code == 0, err
+    loaded = checkpoint.load(tmp_path / "m")
+    assert loaded.info["model"]["hidden"] == [] and loaded.model.latent_dim == 80
+    with pytest.raises(SystemExit) as refused:  # argparse refuses a zero width with its usage message
+        run_main(capsys, "train", "--model", "ae", "--data", "digits", "--hidden", "0,32", "--out", tmp_path / "n")
+    assert refused.value.code == 2 and "positive widths" in capsys.readouterr().err
+    assert not (tmp_path / "n").exists()

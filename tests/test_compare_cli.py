@@ -23,8 +23,8 @@ from aelab.cli import main
 SHIPPED = pretrained.default_dir()
 AE, VAE = SHIPPED / "ae-2d", SHIPPED / "vae-2d"
 SMALL = ["--pairs", "50", "--samples", "300"]
-CONTINUITY_KEYS = {"jump_ratio_median", "jump_ratio_p90", "sensitivity_median", "sensitivity_p99"}
-COMPLETENESS_KEYS = {"sampler", "frechet_distance", "frechet_distance_reconstructions", "hole_fraction"}
+CONTINUITY_KEYS = {"jump_ratio_median", "jump_ratio_p90", "sensitivity_data_median", "sensitivity_samples_median"}
+COMPLETENESS_KEYS = {"sampler", "frechet_distance", "density_mean", "coverage_mean"}
 
 
 def run_main(*argv) -> tuple[int, str, str]:
@@ -45,7 +45,7 @@ def assert_clean_failure(result: tuple[int, str, str], *words: str) -> None:
 
 
 def assert_schema(report: dict, names: list[str]) -> None:
-    assert list(report) == ["models"]
+    assert list(report) == ["models", "verdict"]
     assert list(report["models"]) == names
     for figures in report["models"].values():
         assert set(figures) == {"continuity", "completeness"}
@@ -54,7 +54,12 @@ def assert_schema(report: dict, names: list[str]) -> None:
         numbers = [*figures["continuity"].values(),
                    *(v for k, v in figures["completeness"].items() if k != "sampler")]
         assert all(isinstance(v, float) and math.isfinite(v) and v >= 0 for v in numbers)
-        assert 0 <= figures["completeness"]["hole_fraction"] <= 1
+        assert 0 <= figures["completeness"]["coverage_mean"] <= 1
+    assert set(report["verdict"]) == {regularity.label(m) for m in regularity.MEASURES}
+    for row in report["verdict"].values():
+        low, high = row["interval"]
+        assert low <= high and row["more_regular"] in (*names, "tie")
+        assert (row["more_regular"] == "tie") == (low <= 0 <= high)
 
 
 @pytest.fixture(scope="module")
@@ -85,21 +90,30 @@ def test_json_report_has_exactly_the_schema(json_run):
     assert report["models"]["vae-2d"]["completeness"]["sampler"] == "prior"
 
 
-def test_every_compared_measure_is_in_the_report(json_run):
+def test_the_verdict_is_the_bootstrap_comparison_of_the_two_models(json_run):
     report = json.loads(json_run[1])
-    verdict = regularity.verdict(*report["models"].values(), ("ae-2d", "vae-2d"))
-    assert set(verdict) == {f"{group}.{key}" for group, key in regularity.COMPARED}
-    assert set(verdict.values()) <= {"ae-2d", "vae-2d", "tie"}
+    for key, row in report["verdict"].items():
+        first, second = (report["models"][n] for n in ("ae-2d", "vae-2d"))
+        group = "continuity" if key in first["continuity"] else "completeness"
+        assert row["difference"] == pytest.approx(first[group][key] - second[group][key])
+        low, high = row["interval"]
+        if row["more_regular"] != "tie":  # the lower figure wins where lower is better, else the higher
+            first_better = (high < 0) == row["lower_is_better"]
+            assert row["more_regular"] == ("ae-2d" if first_better else "vae-2d")
 
 
 def test_text_report_is_a_table_of_both_models(text_run, json_run):
     code, out, err = text_run
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].startswith("on mnist5k") and "lower is better" in lines[0]
+    assert lines[0].startswith("on mnist5k") and "lower is better" in lines[0] and "bootstrap" in lines[0]
     header = lines[1].split()
-    assert header == ["measure", "ae-2d", "vae-2d"]
-    rows = {line.split()[0]: line.split()[1:] for line in lines[2:]}
+    assert header == ["measure", "ae-2d", "vae-2d", "more", "regular"]
+    rows = {line.split()[0]: line.split()[1:3] for line in lines[2:]}
+    verdicts = {line.split()[0]: line.split()[3] for line in lines[2:]}
+    json_verdict = json.loads(json_run[1])["verdict"]
+    assert all(verdicts[name] == json_verdict.get(name.split(".")[1], {}).get("more_regular", "-")
+               for name in verdicts)
     report = json.loads(json_run[1])["models"]
     expected = {f"{g}.{k}" for g in ("continuity", "completeness") for k in report["ae-2d"][g]}
     assert set(rows) == expected
@@ -193,4 +207,4 @@ def test_models_of_another_data_set_get_a_judge_of_their_own(tmp_path):
                         {"data": {"spec": "digits"}})
     code, out, err = run_main("compare", tmp_path / "ae", tmp_path / "vae", *SMALL)
     assert code == 0, err
-    assert out.startswith("on digits") and out.splitlines()[1].split() == ["measure", "ae", "vae"]
+    assert out.startswith("on digits") and out.splitlines()[1].split() == ["measure", "ae", "vae", "more", "regular"]

@@ -24,8 +24,8 @@ from aelab.errors import CheckpointError
 from aelab.judge import Judge, judge_for, load_judge, save_judge, train_judge
 from aelab.train import TrainConfig, fit
 
-CONTINUITY_KEYS = {"jump_ratio_median", "jump_ratio_p90", "sensitivity_median", "sensitivity_p99"}
-COMPLETENESS_KEYS = {"sampler", "frechet_distance", "frechet_distance_reconstructions", "hole_fraction"}
+CONTINUITY_KEYS = {"jump_ratio", "sensitivity_data", "sensitivity_samples"}  # per-item arrays
+COMPLETENESS_KEYS = {"sampler", "density", "coverage", "frechet_distance"}
 
 
 class Toy(nn.Module):
@@ -85,24 +85,25 @@ def cliff(z: torch.Tensor) -> torch.Tensor:
 def test_a_linear_decoder_changes_evenly_along_every_line():
     figures = regularity.continuity(Toy(linear()), as_images(uniform_codes()), pairs=100, steps=16)
     assert set(figures) == CONTINUITY_KEYS
-    assert figures["jump_ratio_median"] == pytest.approx(1.0, abs=1e-4)
-    assert figures["jump_ratio_p90"] == pytest.approx(1.0, abs=1e-4)
+    assert figures["jump_ratio"].shape == (100,)
+    assert figures["jump_ratio"] == pytest.approx(np.ones(100), abs=1e-4)
 
 
 def test_a_cliff_in_the_decoder_gives_a_large_jump_ratio():
     cliffy = regularity.continuity(Toy(cliff), as_images(uniform_codes()), pairs=200)
     gentle = regularity.continuity(Toy(smooth()), as_images(uniform_codes()), pairs=200)
-    assert cliffy["jump_ratio_p90"] > 5
-    assert gentle["jump_ratio_p90"] < 2
+    assert np.percentile(cliffy["jump_ratio"], 90) > 5
+    assert np.percentile(gentle["jump_ratio"], 90) < 2
 
 
 def test_sensitivity_of_a_linear_decoder_is_its_gain_times_the_latent_spread():
     codes = uniform_codes()
     identity = lambda z: 3.0 * z  # noqa: E731  (pixel change = 3 x latent move)
-    figures = regularity.continuity(Toy(identity, image_shape=(1, 2)), as_images(codes), pairs=20)
+    figures = regularity.continuity(Toy(identity, image_shape=(1, 2)), as_images(codes), pairs=20, samples=300)
     expected = 3.0 * regularity.spread(codes)
-    assert figures["sensitivity_median"] == pytest.approx(expected, rel=1e-3)
-    assert figures["sensitivity_p99"] == pytest.approx(expected, rel=1e-3)
+    assert figures["sensitivity_data"] == pytest.approx(np.full(len(codes), expected), rel=1e-3)
+    # at sampled codes too, in units of the data codes' spread
+    assert figures["sensitivity_samples"] == pytest.approx(np.full(300, expected), rel=1e-3)
 
 
 @pytest.mark.parametrize("decoder", [linear, smooth])
@@ -110,10 +111,9 @@ def test_sensitivity_doubles_when_the_decoder_gain_doubles(decoder):
     images = as_images(uniform_codes())
     once = regularity.continuity(Toy(decoder(1.0)), images, pairs=50)
     twice = regularity.continuity(Toy(decoder(2.0)), images, pairs=50)
-    for key in ("sensitivity_median", "sensitivity_p99"):
+    for key in ("sensitivity_data", "sensitivity_samples"):
         assert twice[key] == pytest.approx(2 * once[key], rel=1e-3)
-    for key in ("jump_ratio_median", "jump_ratio_p90"):  # a gain changes every step alike
-        assert twice[key] == pytest.approx(once[key], rel=1e-3)
+    assert twice["jump_ratio"] == pytest.approx(once["jump_ratio"], rel=1e-3)  # a gain changes every step alike
 
 
 def test_continuity_does_not_depend_on_the_latent_scale():
@@ -130,8 +130,9 @@ def test_continuity_is_deterministic_for_a_seed():
     first = regularity.continuity(Toy(smooth()), images, pairs=50, seed=3)
     again = regularity.continuity(Toy(smooth()), images, pairs=50, seed=3)
     other = regularity.continuity(Toy(smooth()), images, pairs=50, seed=4)
-    assert first == again
-    assert first != other
+    for key in CONTINUITY_KEYS:
+        assert np.array_equal(first[key], again[key])
+        assert not np.array_equal(first[key], other[key])
 
 
 @pytest.mark.parametrize("n_images", [2, 3])
@@ -140,7 +141,7 @@ def test_interpolation_pairs_never_join_an_image_to_itself(n_images):
     figures = regularity.continuity(toy, as_images(uniform_codes(n_images)), pairs=300, steps=8)
     lines = toy.decoded[0].reshape(300, 9, 2)  # the first decode is the interpolation lines
     assert np.all(np.any(lines[:, 0] != lines[:, -1], axis=1))
-    assert figures["jump_ratio_median"] == pytest.approx(1.0, abs=1e-4)  # a self-pair would give 0
+    assert figures["jump_ratio"] == pytest.approx(np.ones(300), abs=1e-4)  # a self-pair would give 0
 
 
 # ---- frechet_distance ------------------------------------------------------------------------
@@ -320,51 +321,52 @@ def test_hole_map_rises_from_zero_at_the_threshold_to_one_at_three_times_it():
 # ---- completeness ----------------------------------------------------------------------------
 
 
-def toy_judge() -> Judge:
-    """An untrained judge of 1x2 images: the hole fraction does not depend on it."""
-    torch.manual_seed(0)
-    return Judge((1, 2), width=16, n_features=4, max_shift=0).eval()
+class PixelJudge:
+    """A judge whose features are the pixels themselves, so sample quality is judged where the answer is known."""
+
+    @staticmethod
+    def features(images: np.ndarray) -> np.ndarray:
+        return np.asarray(images, np.float32).reshape(len(images), -1)
 
 
-def squash() -> Toy:
-    """Codes are 1x2 images and decode to 1x2 images, so held-out data and decodes match the judge."""
-    return Toy(torch.tanh, image_shape=(1, 2))
+def plain_decoder() -> Toy:
+    """Codes are 1x2 images and decode to themselves, so samples are judged exactly where they land."""
+    return Toy(lambda z: z, image_shape=(1, 2))
 
 
-def two_blobs(n: int = 1000) -> np.ndarray:
-    rng = np.random.default_rng(0)
+def two_blobs(n: int = 1000, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
     centres = np.where(rng.random((n, 1)) < 0.5, -10.0, 10.0) * np.array([1.0, 0.0])
     return (centres + rng.normal(size=(n, 2))).astype(np.float32)
 
 
-def test_sampling_the_codes_own_gaussian_rarely_lands_in_a_hole():
+def test_samples_from_the_data_distribution_have_density_near_one_and_cover_it():
+    """Naeem et al. (2020): for fakes from the real distribution, E[density] = 1 and coverage is near 1."""
     codes = np.random.default_rng(0).normal(size=(2000, 2)).astype(np.float32)
     held = np.random.default_rng(1).normal(size=(300, 2)).astype(np.float32)
-    figures = regularity.completeness(squash(), as_images(codes), as_images(held), toy_judge(), samples=1000)
+    figures = regularity.completeness(plain_decoder(), as_images(codes), as_images(held), PixelJudge(), samples=1000)
     assert set(figures) == COMPLETENESS_KEYS and figures["sampler"] == "gaussian"
-    assert figures["hole_fraction"] < 0.05
+    assert figures["density"].shape == (1000,) and figures["coverage"].shape == (300,)
+    assert figures["density"].mean() == pytest.approx(1.0, abs=0.15)
+    assert figures["coverage"].mean() > 0.9
 
 
-@pytest.mark.parametrize(("sampler", "at_least"), [("gaussian", 0.5), ("box", 0.5), ("prior", 0.99)])
-def test_sampling_between_two_separate_clusters_lands_in_holes(sampler, at_least):
-    codes, held = two_blobs(), two_blobs(300)
-    figures = regularity.completeness(squash(), as_images(codes), as_images(held), toy_judge(),
-                                      samples=1000, sampler=sampler)
-    assert figures["sampler"] == sampler
-    assert figures["hole_fraction"] >= at_least
+def test_samples_in_the_gap_between_two_clusters_score_near_zero():
+    """The prior N(0, I) sits between two blobs of codes at x = -10 and 10: every sample misses the data."""
+    codes, held = two_blobs(), two_blobs(300, seed=1)
+    figures = regularity.completeness(plain_decoder(), as_images(codes), as_images(held), PixelJudge(),
+                                      samples=1000, sampler="prior")
+    assert figures["density"].mean() < 0.01 and figures["coverage"].mean() < 0.01
 
 
-def test_a_vae_dimension_it_leaves_unused_is_not_a_hole():
-    """mu uses the first pixel only; the second dimension is prior noise (sigma 1, mu 0)."""
-    vae = hand_set_vae([[1.0, 0.0], [0.0, 0.0]], [math.log(0.1), 0.0])
-    rng = np.random.default_rng(0)
-    images, held = as_images(rng.normal(size=(2000, 2))), as_images(rng.normal(size=(300, 2)))
-    figures = regularity.completeness(vae, images, held, toy_judge(), samples=1000)
-    assert figures["sampler"] == "prior"
-    assert figures["hole_fraction"] < 0.05
-    means, _ = explore.encode(vae, images)  # against the means alone, nearly every sample would be a hole
-    z = regularity.sample_codes(means, 1000, "prior")
-    assert np.mean(regularity.nearest_distances(z, means) > regularity.hole_threshold(means)) > 0.9
+def test_samples_from_one_of_two_clusters_keep_their_density_but_cover_half():
+    """Mode dropping: density cannot see it, coverage can."""
+    codes, held = two_blobs(), two_blobs(300, seed=1)
+    right = codes[codes[:, 0] > 0]
+    figures = regularity.completeness(plain_decoder(), as_images(right), as_images(held), PixelJudge(),
+                                      samples=1000)
+    assert figures["density"].mean() > 0.7
+    assert figures["coverage"].mean() == pytest.approx(np.mean(held[:, 0] > 0), abs=0.08)
 
 
 @pytest.fixture(scope="module")
@@ -396,34 +398,37 @@ def test_measure_on_a_trained_model_reports_every_figure_in_range(kind, native, 
     model = trained_pair[kind]
     figures = regularity.measure(model, digits_splits.train.images, digits_splits.val.images, small_judge,
                                  pairs=50, samples=300)
-    assert set(figures) == {"continuity", "completeness"}
-    assert set(figures["continuity"]) == CONTINUITY_KEYS
+    assert set(figures) == {"continuity", "completeness", "items"}
+    assert set(figures["items"]) == {m.key for m in regularity.MEASURES}
+    assert set(figures["continuity"]) == {regularity.label(m) for m in regularity.MEASURES if m.group == "continuity"}
     completeness = figures["completeness"]
-    assert set(completeness) == COMPLETENESS_KEYS
+    assert set(completeness) == {"sampler", "frechet_distance", "density_mean", "coverage_mean"}
     assert completeness["sampler"] == native == regularity.native_sampler(model)
-    assert 0 <= completeness["hole_fraction"] <= 1
-    assert completeness["frechet_distance"] >= 0 and completeness["frechet_distance_reconstructions"] >= 0
+    assert 0 <= completeness["coverage_mean"] <= 1 and completeness["density_mean"] >= 0
     assert all(math.isfinite(v) and v >= 0 for v in figures["continuity"].values())
     assert figures["continuity"]["jump_ratio_p90"] >= figures["continuity"]["jump_ratio_median"] >= 1
-    json.dumps(figures)  # plain floats and strings: the CLI prints this
+    for m in regularity.MEASURES:  # each summary is its statistic of its items
+        assert figures[m.group][regularity.label(m)] == pytest.approx(m.summary(figures["items"][m.key]))
+    json.dumps({g: figures[g] for g in ("continuity", "completeness")})  # plain floats and strings: the CLI prints it
 
 
-def test_the_sampler_changes_the_samples_not_the_reconstructions(trained_pair, small_judge, digits_splits):
+def test_the_sampler_changes_the_samples(trained_pair, small_judge, digits_splits):
     train, held = digits_splits.train.images, digits_splits.val.images
     runs = {s: regularity.completeness(trained_pair["ae"], train, held, small_judge, samples=300, sampler=s)
             for s in regularity.SAMPLERS}
     assert {s: r["sampler"] for s, r in runs.items()} == {s: s for s in regularity.SAMPLERS}
-    assert len({r["frechet_distance_reconstructions"] for r in runs.values()}) == 1
-    assert len({r["frechet_distance"] for r in runs.values()}) == 3
+    assert len({float(r["density"].mean()) for r in runs.values()}) == 3
 
 
-def test_training_brings_reconstructions_closer_to_real_digits(trained_pair, small_judge, digits_splits):
+def test_training_makes_samples_more_like_real_digits(trained_pair, small_judge, digits_splits):
+    """An untrained decoder's samples are noise-like blurs: the trained model's cover more real digits."""
     torch.manual_seed(0)
-    untrained = models.build("ae", image_shape=(8, 8), latent_dim=2, hidden=(32,)).eval()
+    untrained = models.build("vae", image_shape=(8, 8), latent_dim=2, hidden=(32,)).eval()
     train, held = digits_splits.train.images, digits_splits.val.images
     before = regularity.completeness(untrained, train, held, small_judge, samples=300)
-    after = regularity.completeness(trained_pair["ae"], train, held, small_judge, samples=300)
-    assert after["frechet_distance_reconstructions"] < 0.5 * before["frechet_distance_reconstructions"]
+    after = regularity.completeness(trained_pair["vae"], train, held, small_judge, samples=300)
+    assert before["coverage"].mean() < 0.02 < 0.05 < after["coverage"].mean()  # a tiny model, 8 epochs
+    assert after["density"].mean() > 3 * before["density"].mean()
 
 
 # ---- comparability, winner, verdict ----------------------------------------------------------
@@ -450,31 +455,48 @@ def test_different_image_shapes_are_explained():
     assert "8x8" in problem and "28x28" in problem
 
 
-@pytest.mark.parametrize(("first", "second", "expected"), [
-    (1.0, 1.05, "tie"), (1.0, 0.95, "tie"), (1.0, 0.9, "tie"), (0.0, 0.0, "tie"),
-    (1.0, 1.2, "a"), (2.0, 1.0, "b"), (0.0, 0.5, "a"), (100.0, 111.2, "a"),
-])
-def test_winner_is_the_lower_figure_unless_within_ten_percent(first, second, expected):
-    assert regularity.winner(first, second, ("a", "b")) == expected
-    swapped = {"a": "b", "b": "a", "tie": "tie"}[expected]
-    assert regularity.winner(second, first, ("a", "b")) == swapped
+def items(**arrays) -> dict:
+    """A figures dict as :func:`regularity.measure` returns it, from given per-item arrays (the rest: ones)."""
+    base = {m.key: np.ones(500) for m in regularity.MEASURES} | {"density": np.ones(2000)}
+    return {"items": base | {k: np.asarray(v, np.float64) for k, v in arrays.items()}}
 
 
-def test_verdict_names_the_more_regular_model_for_every_compared_measure():
-    keys = {f"{group}.{key}" for group, key in regularity.COMPARED}
-    assert len(keys) == 6
-    base = {"continuity": dict.fromkeys(CONTINUITY_KEYS, 1.0),
-            "completeness": {"sampler": "prior", "frechet_distance": 1.0, "frechet_distance_reconstructions": 1.0,
-                             "hole_fraction": 1.0}}
-    better = json.loads(json.dumps(base))
-    better["continuity"]["jump_ratio_p90"] = 0.5
-    better["completeness"]["hole_fraction"] = 2.0
-    verdict = regularity.verdict(base, better, ("AE", "VAE"))
-    assert set(verdict) == keys
-    assert verdict["continuity.jump_ratio_p90"] == "VAE"
-    assert verdict["completeness.hole_fraction"] == "AE"
-    assert {k: v for k, v in verdict.items() if v == "tie"} == dict.fromkeys(keys - {
-        "continuity.jump_ratio_p90", "completeness.hole_fraction"}, "tie")
+def test_two_models_with_the_same_items_tie_on_every_measure():
+    rng = np.random.default_rng(0)
+    same = {m.key: rng.gamma(2.0, size=500) for m in regularity.MEASURES}
+    result = regularity.compare(items(**same), items(**same), ("a", "b"))
+    assert set(result) == {regularity.label(m) for m in regularity.MEASURES}
+    assert all(row["more regular"] == "tie" and row["difference"] == 0 for row in result.values())
+    # paired measures resample the same items in both: the interval is exactly 0
+    assert all(row["interval"] == (0.0, 0.0) for row in result.values() if row["measure"].paired)
+
+
+def test_a_paired_shift_smaller_than_the_spread_is_still_found():
+    """Pairing: every line one step worse in the second model, buried in noise 50 times larger between lines."""
+    rng = np.random.default_rng(0)
+    lines = rng.normal(100, 50, 500)
+    result = regularity.compare(items(jump_ratio=lines), items(jump_ratio=lines + 1.0), ("a", "b"))
+    row = result["jump_ratio_median"]
+    assert row["more regular"] == "a" and row["difference"] == pytest.approx(-1.0)
+    assert row["interval"][0] < -1.0 + 1e-9 and row["interval"][1] < 0
+
+
+def test_higher_density_and_coverage_are_more_regular():
+    rng = np.random.default_rng(0)
+    worse, better = items(density=rng.poisson(3, 2000) / 5, coverage=rng.random(500) < 0.5), \
+        items(density=rng.poisson(5, 2000) / 5, coverage=rng.random(500) < 0.9)
+    result = regularity.compare(worse, better, ("worse", "better"))
+    assert result["density_mean"]["more regular"] == result["coverage_mean"]["more regular"] == "better"
+    assert result["jump_ratio_median"]["more regular"] == "tie"
+
+
+def test_two_draws_of_the_same_noise_are_a_tie_nearly_every_time():
+    """A 95% interval: of 40 comparisons of independent draws from one distribution, about 2 may differ."""
+    rng = np.random.default_rng(0)
+    called = [regularity.compare(items(sensitivity_samples=rng.gamma(2.0, size=400)),
+                                 items(sensitivity_samples=rng.gamma(2.0, size=400)), draws=400, seed=s)
+              ["sensitivity_samples_median"]["more regular"] for s in range(40)]
+    assert called.count("tie") >= 34
 
 
 # ---- the judge -------------------------------------------------------------------------------
@@ -574,3 +596,31 @@ def test_the_shipped_judge_classifies_held_out_digits():
     accuracy = shipped.accuracy(splits.val.images, splits.val.labels)
     assert accuracy > 0.95 and accuracy == pytest.approx(info["val_accuracy"])
     assert info["training"] == dataclasses.asdict(judge.TRAINING)  # as `python -m aelab pretrained` trains it
+
+
+# ---- figures kept on disk --------------------------------------------------------------------
+
+
+def test_stored_figures_are_written_once_read_back_and_keyed_by_the_weights(tmp_path, trained_pair, small_judge,
+                                                                          digits_splits):
+    train, held = digits_splits.train.images, digits_splits.val.images
+    model_dir, store = tmp_path / "model", tmp_path / "store"
+    checkpoint.save(trained_pair["ae"], model_dir, {"data": {"spec": "digits"}})
+    settings = {"pairs": 50, "samples": 300}
+    first = regularity.stored_measure(trained_pair["ae"], model_dir, train, held, small_judge,
+                                      folders=[tmp_path / "shipped", store], **settings)
+    [written] = store.glob("figures-*.npz")
+    again = regularity.stored_measure(None, model_dir, train, held, small_judge, folders=[store], **settings)
+    assert again["continuity"] == first["continuity"] and again["completeness"] == first["completeness"]
+    assert all(np.array_equal(again["items"][k], first["items"][k]) for k in first["items"])
+    # other weights are another model: measured anew, under another key
+    other = trained_pair["vae"]
+    checkpoint.save(other, model_dir, {"data": {"spec": "digits"}})
+    regularity.stored_measure(other, model_dir, train, held, small_judge, folders=[store], **settings)
+    assert len(list(store.glob("figures-*.npz"))) == 2
+    # a damaged file is only a missed cache
+    written.write_bytes(b"not a zip")
+    checkpoint.save(trained_pair["ae"], model_dir, {"data": {"spec": "digits"}})
+    redone = regularity.stored_measure(trained_pair["ae"], model_dir, train, held, small_judge, folders=[store],
+                                       **settings)
+    assert redone["continuity"] == first["continuity"]

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from aelab import checkpoint, data, runs
+from aelab.metrics import evaluate
 from aelab.train import FitResult, TrainConfig
 
 FAST = TrainConfig(epochs=2, batch_size=64, lr=3e-3)
@@ -27,6 +28,18 @@ def test_a_run_saves_a_described_model_and_shows_it_to_on_model(tmp_path, splits
     assert info["description"] == ("denoising autoencoder, 2-D latent, corruption mask, noise level 0.2; "
                                    "2 epochs on digits")
     assert loaded.info["metrics"] == info["metrics"] and info["fit"]["epochs_run"] == 2
+
+
+def test_metrics_can_be_reported_on_images_that_did_not_choose_the_epoch(tmp_path, splits):
+    """A recipe that early-stops on a slice of its training data reports on the untouched held-out images."""
+    fit_on, stop_on = splits.train.subset(np.arange(1000)), splits.train.subset(np.arange(1000, 1200))
+    inner = data.Splits(fit_on, stop_on, splits.spec)
+    info = runs.train_and_save("ae", SMALL, inner, FAST, tmp_path / "m", report_on=splits.val)
+    model = checkpoint.load(tmp_path / "m").model
+    assert info["data"]["n_train"] == 1000 and info["data"]["n_val"] == 200
+    assert info["data"]["n_reported"] == len(splits.val)
+    assert info["metrics"] == pytest.approx(evaluate(model, splits.val.images))
+    assert info["metrics"]["recon_bce"] != pytest.approx(evaluate(model, stop_on.images)["recon_bce"])
 
 
 def test_the_description_counts_the_epochs_that_ran(tmp_path, splits):

@@ -113,9 +113,10 @@ def test_one_atomic_write_helper():
 def test_library_defaults_are_what_the_shipped_recipes_use():
     """Every shipped model shares one architecture, the library's default one (bug: the library and CLI
     defaulted to (512, 256) hidden widths while every recipe used (256, 128)). Deliberate exceptions: the
-    sparsity lab's one-layer SAEs differ only in their hidden layers, the losses page's AEs only in their loss."""
+    sparsity lab's and the identity trap's one-layer models differ only in their hidden layers, the losses page's
+    AEs only in their loss."""
     for recipe in pretrained.RECIPES:
-        shallow = recipe in pretrained.SPARSITY_RECIPES
+        shallow = recipe in pretrained.SPARSITY_RECIPES + pretrained.IDENTITY_RECIPES
         assert not shallow or recipe.model["hidden"] == []
         for option in models.SHARED_OPTIONS:
             exempt = {"hidden"} if shallow else {"recon_loss"} if recipe in pretrained.LOSS_RECIPES else set()

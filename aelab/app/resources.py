@@ -37,6 +37,7 @@ class ModelEntry:
     latent_dim: int
     data: str
     description: str
+    tags: tuple[str, ...] = ()  # a shipped model's groups in the manifest, e.g. ("beta",) or ("denoising",)
 
     @property
     def has_prior(self) -> bool:
@@ -63,7 +64,8 @@ def manifest_problems() -> list[str]:
 def _read_manifest(directory: str) -> tuple[list[ModelEntry], list[str]]:
     problems: list[str] = []
     entries = [
-        ModelEntry(e["name"], e["path"], e["kind"], e["latent_dim"], e.get("data", "mnist5k"), e.get("description", ""))
+        ModelEntry(e["name"], e["path"], e["kind"], e["latent_dim"], e.get("data", "mnist5k"), e.get("description", ""),
+                   tuple(str(t) for t in e.get("tags", ()) if isinstance(e.get("tags"), list)))
         for e in pretrained.read_index(Path(directory), problems)
     ]
     return entries, problems

@@ -1,4 +1,4 @@
-"""Measures of completeness and likelihood a sceptic accepts: not yet shown on a page (issue 11).
+"""Measures of completeness and likelihood a sceptic accepts (the compare page's prior figures, the CLI's eval).
 
 - :func:`aggregate_divergences`: how far the prior p(z) is from the aggregate posterior
   q(z) = 1/N sum_i q(z | x_i), in both directions, by Monte Carlo. A VAE whose codes fill
@@ -91,18 +91,19 @@ def active_dimensions(mean: np.ndarray, threshold: float = 0.01) -> np.ndarray:
 
 
 def sensitivity(model: Autoencoder, codes: np.ndarray, dims: np.ndarray | None = None, epsilon: float = 0.01,
-                seed: int = 0) -> np.ndarray:
+                seed: int = 0, scale: float | None = None) -> np.ndarray:
     """Pixel change per unit of the codes' spread, for a move of ``epsilon`` of it in a random direction
     within ``dims`` (all dimensions when None), at each code: (N,).
 
     ||decode(z + d u) - decode(z)|| / (d / s), u a random unit vector in the chosen dimensions, s the
-    root mean variance of the codes over those dimensions, d = epsilon * s.
+    root mean variance of the codes over those dimensions (or ``scale`` when given: measuring at
+    sampled codes, pass the data codes' spread), d = epsilon * s.
     """
     codes = np.asarray(codes, np.float32)
     dims = np.ones(codes.shape[1], bool) if dims is None else np.asarray(dims, bool)
     if not dims.any():
         return np.zeros(len(codes))
-    spread = float(np.sqrt(np.mean(np.var(codes[:, dims], axis=0))))
+    spread = float(np.sqrt(np.mean(np.var(codes[:, dims], axis=0)))) if scale is None else float(scale)
     direction = np.zeros_like(codes)
     direction[:, dims] = np.random.default_rng(seed).normal(size=(len(codes), int(dims.sum())))
     direction /= np.linalg.norm(direction, axis=1, keepdims=True)

@@ -11,23 +11,12 @@ import numpy as np
 import streamlit as st
 import torch
 
-from aelab import explore, metrics, pretrained, regularity
-from aelab.app import payload, resources
+from aelab import explore, metrics, regularity
+from aelab.app import measured, payload, resources
 from aelab.app.components.latent_map import latent_map, new_report
 from aelab.app.maps import ModelMap, model_map
 from aelab.app.pages import Page
 from aelab.errors import AelabError
-from aelab.judge import judge_for
-from aelab.labs import completeness
-
-MEANING = {
-    "jump_ratio_median": "largest step / mean step along a line between two digits (median)",
-    "jump_ratio_p90": "the same, 90th percentile: the worst cliffs",
-    "sensitivity_median": "pixel change per unit of latent spread, tiny moves along the dimensions it uses (median)",
-    "sensitivity_p99": "the same, 99th percentile",
-    "frechet_distance": "samples vs real digits in a classifier's features (like FID)",
-    "hole_fraction": "share of samples landing where no training digit's code is",
-}
 
 PAGE = Page("VAE vs AE", ":material/compare:", "compare", prefix="cmp_", order=20)
 
@@ -58,15 +47,19 @@ def render() -> None:
             st.warning("No matching VAE and AE pair is shipped. Run `python -m aelab pretrained`.")
         return
     ae, vae = (model_map(entry, "pca") for entry in pair)
-    figures = {m.entry.name: _measures(m.entry.path, m.entry.data) for m in (ae, vae)}
     _maps(ae, vae)
-    _verdict(ae.entry.name, vae.entry.name, figures, ae.entry.latent_dim)
-    _beta_table(st.session_state.cmp_vaes)
+    _verdict(ae.entry, vae.entry)
+    if mode == "shipped":
+        measured.beta_table(st.session_state.cmp_vaes)
+        _prior(vae.entry, st.session_state.cmp_vaes)
+        _kinds(ae.entry, vae.entry, shipped)
     _interpolations(ae, vae)
     _samples(ae, vae)
 
 
 def _choose_pair(entries: dict) -> tuple | None:
+    # the compared pairs and the beta slider's VAEs share one recipe; the lab and best-recipe models do not
+    entries = {n: e for n, e in entries.items() if e.tags in ((), ("beta",))}
     sizes = sorted({e.latent_dim for e in entries.values() if e.kind == "ae"}
                    & {e.latent_dim for e in entries.values() if e.has_prior})
     if not sizes:
@@ -109,32 +102,6 @@ def _choose_any(entries: dict) -> tuple | None:
 
 def _beta(entry: resources.ModelEntry) -> float:
     return float(resources.load_model(entry.path).info["model"].get("beta", 1.0))
-
-
-@st.cache_data(show_spinner="Measuring continuity and completeness (a few seconds, once per model)...")
-def _measures(path: str, spec: str) -> dict:
-    splits = resources.load_data(spec)
-    judge = _judge(spec)
-    model = resources.load_model(path).model
-    figures = regularity.measure(model, splits.train.images, splits.val.images, judge)
-    figures["recon_bce"] = resources.load_model(path).info.get("metrics", {}).get("recon_bce")
-    figures["recon_per_digit"] = metrics.per_image_bce(model, splits.val.images)  # each code decoded (VAE: its mean)
-    return figures
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _prior_fit(path: str, spec: str) -> dict:
-    """How well a VAE's held-out codes fill its prior (aelab.labs.completeness)."""
-    model = resources.load_model(path).model
-    mean, sigma = explore.encode(model, resources.load_data(spec).val.images)
-    inside = completeness.share_inside(mean, completeness.two_sigma_radius(mean.shape[1]))
-    kl = completeness.aggregate_divergences(mean, sigma, samples=2000) if mean.shape[1] <= 2 else {}
-    return {"inside": inside, "kl_p_q": kl.get("kl_p_q"), "sigma": float(np.median(sigma))}
-
-
-@st.cache_resource(show_spinner="Loading the judge classifier...")
-def _judge(spec: str):
-    return judge_for(resources.load_data(spec), pretrained.judge_dir())
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -246,99 +213,44 @@ def _neighbourhood(m: ModelMap, probe: tuple[float, float]) -> None:
                      f"largest {change.max():.2f}")
 
 
-def _verdict(ae_name: str, vae_name: str, figures: dict, latent_dim: int) -> None:
+def _verdict(ae: resources.ModelEntry, vae: resources.ModelEntry) -> None:
     st.subheader("Measured", anchor=False)
-    winners = regularity.verdict(figures[ae_name], figures[vae_name], ("AE", "VAE"))
-    rows, wins = [], {"VAE": [], "AE": [], "tie": []}
-    for group, key in regularity.COMPARED:
-        who = winners[f"{group}.{key}"]
-        wins[who].append(key.replace("_", " "))
-        rows.append({"measure": key.replace("_", " "), ae_name: round(figures[ae_name][group][key], 3),
-                     vae_name: round(figures[vae_name][group][key], 3), "more regular": who,
-                     "what it means": MEANING[key]})
-    st.dataframe(rows, hide_index=True, width="stretch")
-    st.caption("Lower is better everywhere. Samples: the AE from a Gaussian fitted to its codes, the VAE from its "
-               "prior N(0, I); 500 held-out line pairs, 2,000 samples. Figures within 10% count as a tie.")
-    lines = []
-    if wins["VAE"]:
-        lines.append(f"The VAE is more regular on: {', '.join(wins['VAE'])}.")
-    if wins["tie"]:
-        lines.append(f"No real difference on: {', '.join(wins['tie'])}.")
-    if wins["AE"]:
-        lines.append(f"**The plain AE does better** on: {', '.join(wins['AE'])}. The VAE's advantage is not "
-                     "universal" + (": with this many latent dimensions the AE's codes fill a fitted Gaussian well "
-                     "enough, and its sharper decoder makes samples that look more like digits." if latent_dim > 2
-                                    else "."))
-    if latent_dim == 2:
-        lines.append("Training length matters too. Retrained and stopped after 5 of their 150 epochs, the VAE is "
-                     "already smoother and better covered, but its samples look *less* like digits than the AE's, "
-                     "because its decoder is still blurry. It overtakes the AE on that measure only after longer "
-                     "training.")
-        lines.append("One pair is also one seed. Retrained from five other starting points (seeds), the VAE was "
-                     "smoother and left fewer holes every time, and its samples scored closer to real digits "
-                     "(Frechet distance) on all five, but by as little as 13% on one, near the 10% line where "
-                     "figures count as a tie. How digit-like samples look also depends on the classifier that "
-                     "judges them, so of these contrasts it is the least dependable.")
-    lines.append(_recon_sentence(figures[ae_name]["recon_per_digit"], figures[vae_name]["recon_per_digit"]))
+    winners = measured.verdict_table((ae.name, vae.name), (ae, vae))
+    st.caption(f"Lines between {regularity.measure.__kwdefaults__['pairs']} pairs of held-out digits; "
+               f"{regularity.measure.__kwdefaults__['samples']:,} samples, the AE's from a Gaussian fitted to its "
+               "codes, the VAE's from its prior N(0, I). Density and coverage compare samples with the 500 held-out "
+               "digits in the features of a small convolutional digit classifier (Naeem et al., 2020). The "
+               "interval is a 95% bootstrap interval over the digits, lines or samples; when it contains 0 the "
+               "two models tie.")
+    lines = measured.verdict_sentences(winners)
+    ae_recon, vae_recon = (measured.figures(e.path, e.data)["recon_per_digit"] for e in (ae, vae))
+    lines.append(measured.recon_sentence(ae_recon, vae_recon))
     st.markdown("\n\n".join(lines))
 
 
-def _recon_sentence(ae: np.ndarray, vae: np.ndarray) -> str:
-    """Both models' reconstruction error, decoded alike (the VAE's posterior mean), and whether they differ."""
-    low, high = metrics.bootstrap_interval(vae - ae)
-    verdict = ("the VAE's is lower" if high < 0 else "the AE's is lower" if low > 0
-               else "a tie: the difference is within its noise")
-    return (f"Reconstruction error (BCE, nats per held-out digit), each digit's code decoded (for the VAE the "
-            f"mean of its posterior, not a random draw): {ae.mean():.1f} for the AE, {vae.mean():.1f} for the VAE; "
-            f"{verdict} (95% interval of the VAE's minus the AE's: {low:+.1f} to {high:+.1f}).")
+def _prior(vae: resources.ModelEntry, vaes: dict[float, resources.ModelEntry]) -> None:
+    """Where the VAE's codes sit against its prior, beside the beta = 1 VAE: what the KL term is for."""
+    beta = _beta(vae)
+    st.subheader("The codes against the prior", anchor=False)
+    fit = measured.prior_fit(vae.path, vae.data)
+    reference = vaes.get(1.0) if beta != 1.0 else None
+    ref_fit = measured.prior_fit(reference.path, reference.data) if reference else None
+    beside = (reference.name, ref_fit) if reference else None
+    st.markdown(" ".join(measured.prior_sentences(vae.name, beta, fit, beside)))
+    measured.sigma_chart({vae.name: fit} | ({reference.name: ref_fit} if reference else {}))
 
 
-def _beta_table(vaes: dict[float, resources.ModelEntry]) -> None:
-    """The measured trade-off across the shipped betas, with what it does and does not show."""
-    if len(vaes) < 2:
+def _kinds(ae: resources.ModelEntry, vae: resources.ModelEntry, shipped: dict) -> None:
+    """The article: DAE and SAE are not trained for a regular latent space either. Measured beside the VAE."""
+    others = [shipped[f"{kind}-{ae.latent_dim}d"] for kind in ("dae", "sae") if f"{kind}-{ae.latent_dim}d" in shipped]
+    if not others or vae.name not in shipped:
         return
-    rows = []
-    for beta, entry in sorted(vaes.items()):
-        figures, fit = _measures(entry.path, entry.data), _prior_fit(entry.path, entry.data)
-        rows.append({"beta": beta, "bce sampled": round(figures["recon_bce"], 1),
-                     "bce mean": round(float(figures["recon_per_digit"].mean()), 1),
-                     "sensitivity": round(figures["continuity"]["sensitivity_median"], 2),
-                     "jump p90": round(figures["continuity"]["jump_ratio_p90"], 2),
-                     "Frechet": round(figures["completeness"]["frechet_distance"], 1),
-                     "holes": round(figures["completeness"]["hole_fraction"], 3),
-                     "KL(prior‖codes)": None if fit["kl_p_q"] is None else round(fit["kl_p_q"], 2),
-                     "in 2 sigma": round(fit["inside"], 2)})
-    with st.expander("Beta: what the slider trades, measured on every shipped VAE of this size"):
-        st.dataframe(rows, hide_index=True, width="stretch")
-        st.markdown(_prior_fit_sentence(rows))
-        st.caption("Raising beta pulls the codes toward the prior: the decoder gets smoother under tiny moves "
-                   "(on these shipped models sensitivity falls at every step up in beta) and, at the highest beta, "
-                   "reconstructions from sampled codes get worse (decoded from the posterior mean, the highest "
-                   "beta is not the worst on these models). Too low a beta leaves the prior poorly matched, and "
-                   "its samples "
-                   "look least like digits. In a 2-D latent these effects are small next to chance. Retrained "
-                   "from five starting points (seeds), the lowest beta's samples scored worst and the highest "
-                   "beta was smoother than the lowest every time, and the highest beta reconstructed worst in "
-                   "four; but sensitivity fell at every single step in none of them: the steps in between are "
-                   "within that noise.")
-
-
-def _prior_fit_sentence(rows: list[dict]) -> str:
-    """What the prior-fit columns mean, and what they show across these betas, computed from them."""
-    text = ("**bce sampled / mean**: reconstruction error in nats per held-out digit, decoding codes drawn from "
-            "q(z|x) as the ELBO counts it, or the posterior mean. **Sensitivity**, **jump p90**, **Frechet**, "
-            "**holes**: the table above's median sensitivity, 90th-percentile jump ratio, Frechet distance and "
-            "hole fraction. **KL(prior‖codes)**: how much "
-            "of the prior's mass falls where no held-out digit's code lives, in nats (0 when the codes fill the "
-            "prior; sampling from the prior then lands among real codes). **In 2 sigma**: the share of "
-            "held-out codes inside the region that holds 95% of the prior.")
-    kls = [r["KL(prior‖codes)"] for r in rows]
-    if None not in kls and len(kls) > 1:
-        falls = all(b < a for a, b in zip(kls, kls[1:], strict=False))
-        how = "falls at every step up in beta" if falls else "does not fall at every step up in beta"
-        text += (f" On these shipped models KL(prior‖codes) {how}, from {kls[0]:g} at beta {rows[0]['beta']:g} "
-                 f"to {kls[-1]:g} at beta {rows[-1]['beta']:g}.")
-    return text
+    with st.expander("DAE and SAE: are they regular? Measured the same way, against this VAE"):
+        st.markdown("A denoising or sparse AE is trained to reconstruct too, with noise on its input or a penalty "
+                    "on its code; nothing in its loss asks codes drawn at random to decode to digits. The DAE and "
+                    "SAE are sampled like the AE, from a Gaussian fitted to their codes.")
+        lines = measured.kinds_table([ae, *others], vae)
+        st.markdown("\n\n".join(lines))
 
 
 def _interpolations(ae: ModelMap, vae: ModelMap) -> None:
