@@ -29,7 +29,7 @@ from aelab.judge import load_judge  # noqa: E402
 from aelab.labs import completeness as cm  # noqa: E402
 
 MODELS = ("ae-2d", "dae-2d", "sae-2d", "vae-2d-beta0", "vae-2d-beta0.25", "vae-2d-beta0.5", "vae-2d",
-          "vae-2d-beta2", "vae-2d-beta4", "ae-16d", "vae-16d")
+          "vae-2d-beta2", "vae-2d-beta4", "vae-2d-best", "ae-16d", "vae-16d")
 
 
 def interval(m: regularity.Measure, items: np.ndarray, draws: int = 1000, seed: int = 0) -> tuple[float, float]:

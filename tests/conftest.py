@@ -127,3 +127,22 @@ def chromium() -> None:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    """``streamlit run app.py`` on a free port for one test module, stopped after it."""
+    from tools import devtools
+
+    with devtools.serve_app() as url:
+        yield url
+
+
+@pytest.fixture()
+def page(app_url, chromium):
+    """A fresh Chromium page at 1280x720 whose console errors collect in ``page.problems``."""
+    from tools import devtools
+
+    with devtools.chromium_page(1280, 720) as page:
+        page.problems = devtools.watch_console(page)
+        yield page

@@ -6,27 +6,11 @@ Fails (never skips) in CI when Chromium is missing; elsewhere it skips with a re
 
 from __future__ import annotations
 
-import pytest
-
 from tools import devtools
 
-TABLE_IMAGES = "sel => Array.from(document.querySelectorAll(sel + ' img')).map(i => i.src)"
-IDLE = "!document.querySelector('[data-testid=stStatusWidget]')"
+TABLE_IMAGES, IDLE = devtools.TABLE_IMAGES, devtools.IDLE
 TABLE = '[data-table="identity"]'
 CHART = '[data-testid="stVegaLiteChart"], [data-testid="stArrowVegaLiteChart"]'
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    with devtools.serve_app() as url:
-        yield url
-
-
-@pytest.fixture()
-def page(app_url, chromium):
-    with devtools.chromium_page(1280, 720) as page:
-        page.problems = devtools.watch_console(page)
-        yield page
 
 
 def _images(page) -> list[str]:

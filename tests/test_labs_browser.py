@@ -6,25 +6,9 @@ Fails (never skips) in CI when Chromium is missing; elsewhere it skips with a re
 
 from __future__ import annotations
 
-import pytest
-
 from tools import devtools
 
-TABLE_IMAGES = "sel => Array.from(document.querySelectorAll(sel + ' img')).map(i => i.src)"
-IDLE = "!document.querySelector('[data-testid=stStatusWidget]')"
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    with devtools.serve_app() as url:
-        yield url
-
-
-@pytest.fixture()
-def page(app_url, chromium):
-    with devtools.chromium_page(1280, 720) as page:
-        page.problems = devtools.watch_console(page)
-        yield page
+TABLE_IMAGES, IDLE = devtools.TABLE_IMAGES, devtools.IDLE
 
 
 def _images(page, table: str) -> list[str]:

@@ -82,6 +82,8 @@ def chromium_page(width: int = 1400, height: int = 1000):
 
 
 # JavaScript snippets shared by the browser tests and the benchmark.
+TABLE_IMAGES = "sel => Array.from(document.querySelectorAll(sel + ' img')).map(i => i.src)"  # a digit table's PNGs
+IDLE = "!document.querySelector('[data-testid=stStatusWidget]')"  # no script run in progress
 MAPS_READY = ("n => (window.__aelabMaps || []).length >= n"
               " && window.__aelabMaps.every(m => m.shown > 0 && m.data)")
 PROBE_SCREEN = """name => {
