@@ -11,14 +11,14 @@ from typing import Any
 
 import torch
 
-from . import __version__, checkpoint, data, pretrained, regularity
+from . import __version__, checkpoint, data, distributed, pretrained, regularity
 from .errors import AelabError, DataError
 from .judge import judge_for
 from .labs.completeness import iwae_bound
 from .metrics import evaluate
 from .models import KINDS, REGISTRY, SHARED_OPTIONS, Option, all_options
 from .runs import train_and_save
-from .train import EpochLog, TrainConfig, configure_cpu
+from .train import EpochLog, TrainConfig, configure_cpu, train_model
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,6 +146,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
                          lr_schedule=args.lr_schedule, weight_decay=args.weight_decay,
                          patience=args.patience, seed=args.seed, device=args.device,
                          augment_shift=args.augment_shift, augment_rotate=args.augment_rotate)
+    if not distributed.launched():
+        return _train_and_report(args, settings, config)
+    with distributed.process_group(config.device) as rank:  # torchrun started several processes
+        if rank == 0:
+            code = _train_and_report(args, settings, config)
+        else:  # the others train beside rank 0, which alone checks, saves and prints
+            splits = data.load_splits(args.data, seed=config.seed)
+            train_model(args.model, settings, splits.train.images, splits.val.images, config)
+            code = 0
+    distributed.exit_now(code)
+
+
+def _train_and_report(args: argparse.Namespace, settings: dict[str, Any], config: TrainConfig) -> int:
     bar = _ProgressBar()
     try:
         info = train_and_save(args.model, settings, args.data, config, args.out, callback=bar)

@@ -1,28 +1,70 @@
-"""Training in the background: a job runs ``fit`` in a thread and records what a UI shows.
+"""Training as jobs on Dask distributed: the web server submits, worker processes train.
 
-Every epoch adds its loss terms and a snapshot of where a fixed set of digits sit in the
-latent space (2-D, through PCA for larger latents), so a page can draw live curves and
-replay the map forming. ``stop()`` is honoured within one batch; the best weights so far
-are kept and saved either way.
+A job is a :class:`JobSpec` (what to train, on which data spec, into which folder); a worker
+runs :func:`run`, which calls ``runs.train_and_save``, the one path every trained model takes,
+and saves into ``spec.out``: a folder on a filesystem the worker shares with the server (on one
+machine, the same folder). The save is atomic (``aelab.checkpoint``), so a folder is listed
+whole or not at all.
+
+:class:`Engine` wraps a ``distributed.Client``: :meth:`Engine.from_env` starts a local cluster
+of worker processes on demand, sized to the machine (one per core but one, one thread each:
+on 2 cores one training at a time, the server keeps a core), or connects to the scheduler
+named by ``AELAB_SCHEDULER`` (``tcp://host:8786``) and trains on its workers instead.
+
+How the pieces travel, and why:
+
+- Progress (a start message, the batch position twice a second, and each epoch's loss terms
+  with a latent snapshot of 1,000 held-out digits as float32 bytes) goes through one
+  ``distributed.Queue`` per engine, drained by the engine's own thread. It rides the
+  connection the client already has, so it needs no shared folder beyond the output one,
+  no directory polling and no cleanup; messages arrive in order and stay small (about 8 kB
+  per epoch). Progress files would survive a server restart, a queue does not: a job whose
+  server died is not resumed, and its folder holds either a whole model or nothing.
+- Stop: one ``distributed.Event`` per job, read by the worker's ``on_batch`` callback at most
+  every 0.2 s (each read is a round trip to the scheduler; a small model's batch takes a
+  millisecond). A stopped run saves its best epoch so far, as ``fit`` always does.
+- Queueing: queued jobs wait here, first in, first out, and go to Dask as worker threads
+  fall idle (Dask would place them all on workers at once, out of order after stealing, and
+  a worker's death would take its waiting jobs with it). Each owner (a browser session) has
+  at most one job running and :data:`MAX_QUEUED` waiting; a queued job's position and
+  expected start are estimated from the running jobs' pace.
+- A job nobody has asked about for :data:`GRACE_S` (its tab was closed) is stopped, keeping
+  its best epoch so far; its queued jobs are cancelled.
+- A worker that dies mid-job: the scheduler reports the task as lost (``allowed-failures`` is
+  0 on the local cluster); on a scheduler that retries, the retry sees the job already started
+  and gives up. Either way the job is failed with a message and the next job runs.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
+import logging
+import math
 import os
 import threading
 import time
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import explore
-from .data import Splits
+from . import data, explore
 from .errors import AelabError
-from .models import Autoencoder
 from .projection import PCAProjection
 from .runs import train_and_save
 from .train import EpochLog, TrainConfig, configure_cpu
+
+MAX_QUEUED = 3  # per owner, beside its running job
+GRACE_S = float(os.environ.get("AELAB_JOB_GRACE_S", "60"))  # unpolled this long: its tab is gone
+STOP_CHECK_S, BATCH_REPORT_S = 0.2, 0.5
+DONE = ("completed", "early_stopping", "stopped", "diverged", "failed", "cancelled")
+
+
+class QueueFull(AelabError):
+    """This owner already has a job training and :data:`MAX_QUEUED` waiting."""
 
 
 def plane(codes: np.ndarray) -> np.ndarray:
@@ -35,59 +77,156 @@ def plane(codes: np.ndarray) -> np.ndarray:
     return PCAProjection().fit(codes).transform(codes)
 
 
-MAX_RUNNING = int(os.environ.get("AELAB_MAX_TRAININGS", "2"))  # server-wide: each run takes one core
-_running = threading.BoundedSemaphore(MAX_RUNNING)
+@dataclass(frozen=True)
+class JobSpec:
+    """One training run: a ``kind`` model with ``settings`` on the data ``spec``, saved to ``out``."""
+
+    kind: str
+    settings: dict[str, Any]
+    data: str  # a data spec the worker can read: "mnist5k", "digits", "npz:/shared/path.npz" ...
+    config: TrainConfig
+    out: Path
+    data_name: str = ""  # how the description names the data (default: the data set's own name)
+    snapshot_size: int = 1000  # held-out digits whose codes are sent after every epoch
 
 
-class ServerBusy(AelabError):
-    """Every training slot of the server is taken."""
+# ---- the worker's side ---------------------------------------------------------------------------
 
 
-class TrainingJob:
-    """One training run in a background thread; its public attributes are safe to read while it runs."""
+def run(spec: JobSpec, report=lambda message: None, should_stop=lambda: False) -> dict[str, Any]:
+    """Train and save ``spec``, sending progress messages to ``report``; returns the outcome
+    (status, message, and the saved config's info when a model was kept)."""
+    configure_cpu(threads=1)
+    try:
+        splits = data.load_splits(spec.data, seed=spec.config.seed)
+        pick = np.random.default_rng(0).permutation(len(splits.val))[:spec.snapshot_size]
+        images = splits.val.images[pick]
+        labels = splits.val.labels[pick] if splits.val.labels is not None else np.zeros(len(pick), int)
+        report({"type": "started", "labels": labels.astype(int).tolist(), "pid": os.getpid()})
+        model, last = [], [0.0]
 
-    def __init__(self, kind: str, settings: dict[str, Any], splits: Splits, config: TrainConfig, out: Path,
-                 data_name: str = "", snapshot_size: int = 1000) -> None:
-        self.kind, self.settings, self.splits, self.config = kind, settings, splits, config
-        self.out, self.data_name = out, data_name
-        pick = np.random.default_rng(0).permutation(len(splits.val))[:snapshot_size]
-        self.snapshot_images = splits.val.images[pick]
-        self.snapshot_labels = splits.val.labels[pick] if splits.val.labels is not None else np.zeros(len(pick), int)
-        self.history: list[EpochLog] = []
-        self.snapshots: list[np.ndarray] = []  # (M, 2) per epoch
-        self.progress = (0, 0, 1)  # (epoch, batch, batches per epoch)
-        self.status = "waiting"  # waiting | running | completed | early_stopping | stopped | diverged | failed
-        self.message = ""
-        self.info: dict[str, Any] | None = None
-        self.started = self.finished = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"aelab-train-{out.name}", daemon=True)
+        def on_epoch(log: EpochLog) -> bool:
+            points = plane(explore.encode(model[0], images)[0]).astype(np.float32)
+            report({"type": "epoch", "log": json.loads(json.dumps(vars(log), default=float)),  # msgpack-safe
+                    "points": points.tobytes()})
+            return should_stop()
 
-    def start(self) -> TrainingJob:
-        """Start training in the background; ServerBusy when :data:`MAX_RUNNING` runs already train."""
-        if not _running.acquire(blocking=False):
-            raise ServerBusy(f"the server is already training {MAX_RUNNING} models, its limit (each takes one of "
-                             "its processor cores); try again when one of them has finished")
-        self.started = time.monotonic()
-        self.status = "running"
-        self._thread.start()
-        return self
+        def on_batch(epoch: int, batch: int, batches: int) -> bool:
+            if time.monotonic() - last[0] >= BATCH_REPORT_S:
+                last[0] = time.monotonic()
+                report({"type": "batch", "progress": [epoch, batch + 1, batches]})
+            return should_stop()
 
-    def stop(self) -> None:
-        """Ask the run to stop after the current batch; the best weights so far are saved."""
-        self._stop.set()
+        info = train_and_save(spec.kind, spec.settings, splits, spec.config, spec.out,
+                              data_name=spec.data_name or None, callback=on_epoch, on_batch=on_batch,
+                              on_model=model.append)
+        return {"status": info["fit"]["stop_reason"], "message": info["fit"]["message"], "info": info}
+    except AelabError as exc:  # a run with no usable model: the message says why
+        return {"status": "failed", "message": str(exc), "info": None}
+    except Exception as exc:  # reported to the user, never lost in a worker's log
+        return {"status": "failed", "message": f"training failed: {exc}", "info": None}
+
+
+def _task(spec: JobSpec, job_id: str, reply_to: str) -> dict[str, Any]:
+    """What a Dask worker runs: :func:`run`, reporting through the engine's queue."""
+    from distributed import Event, Queue, get_worker
+
+    started = Event(f"aelab-started-{job_id}")
+    if started.is_set():  # a retry after the worker running it died: not started twice
+        return {"status": "failed", "info": None, "message": "the worker process training it stopped "
+                "(killed, or out of memory) and the run was not retried"}
+    started.set()
+    queue, stop = Queue(reply_to), Event(f"aelab-stop-{job_id}")
+    if stop.is_set():  # cancelled while it waited
+        return {"status": "cancelled", "message": "cancelled before it started", "info": None}
+    worker, checked, stopping = get_worker().address, [0.0], [False]
+
+    def should_stop() -> bool:
+        if not stopping[0] and time.monotonic() - checked[0] >= STOP_CHECK_S:
+            checked[0], stopping[0] = time.monotonic(), stop.is_set()
+        return stopping[0]
+
+    return run(spec, lambda message: queue.put({"job": job_id, "worker": worker, **message}), should_stop)
+
+
+# ---- the server's side ---------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Job:
+    """A submitted run as the server sees it; its attributes are safe to read at any time.
+
+    ``status``: queued | running | completed | early_stopping | stopped | diverged | failed |
+    cancelled. ``history`` and ``snapshots`` ((M, 2) per epoch) grow epoch by epoch.
+    """
+
+    spec: JobSpec
+    owner: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    status: str = "queued"
+    message: str = ""
+    info: dict[str, Any] | None = None
+    history: list[EpochLog] = field(default_factory=list)
+    snapshots: list[np.ndarray] = field(default_factory=list)
+    snapshot_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    progress: tuple[int, int, int] = (0, 0, 1)  # (epoch, batch, batches per epoch)
+    worker: str = ""  # the address of the worker training it
+    pid: int = 0  # and its process id
+    position: int | None = None  # 1 = next to start, while queued
+    expected_start: float | None = None  # seconds from the last estimate, while queued
+    started: float | None = None
+    finished: float | None = None
+    seen: float = field(default_factory=time.monotonic)
+    _engine: Engine | None = field(default=None, repr=False)
+    _future: Any = field(default=None, repr=False)
+    _stop_asked: bool = False
+
+    @property
+    def out(self) -> Path:
+        return Path(self.spec.out)
+
+    @property
+    def config(self) -> TrainConfig:
+        return self.spec.config
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.spec.settings
+
+    @property
+    def description(self) -> str:
+        return self.info["description"] if self.info else ""
+
+    @property
+    def active(self) -> bool:
+        """Queued or running: not yet finished."""
+        return self.status not in DONE
 
     @property
     def stopping(self) -> bool:
-        """Whether a stop was asked for (the run ends after its current batch)."""
-        return self._stop.is_set()
+        """Whether a stop was asked for (the run ends within a fraction of a second)."""
+        return self._stop_asked
+
+    def touch(self) -> Job:
+        """Note that a page is still showing this job (see :data:`GRACE_S`)."""
+        self.seen = time.monotonic()
+        return self
+
+    def stop(self) -> None:
+        """Stop the run after the current batch (its best epoch so far is saved), or cancel it if queued."""
+        self._stop_asked = True
+        if self._engine is not None:
+            self._engine.stop(self)
+
+    def starts_in(self) -> float | None:
+        """Seconds until a queued job is expected to start (None when no pace is known yet)."""
+        return None if self.expected_start is None else max(0.0, self.expected_start - time.monotonic())
 
     def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
+        """Wait until the job has finished, or ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.active and (deadline is None or time.monotonic() < deadline):
+            time.sleep(0.05)
 
     def seconds_left(self) -> float | None:
         """Time left, from the pace so far (None before the first batches)."""
@@ -95,37 +234,210 @@ class TrainingJob:
         done = (epoch - 1) + batch / max(batches, 1)
         if self.started is None or done <= 0:
             return None
-        elapsed = time.monotonic() - self.started
-        return elapsed / done * (self.config.epochs - done)
+        return (time.monotonic() - self.started) / done * (self.config.epochs - done)
 
-    def _run(self) -> None:
-        configure_cpu(threads=1)  # per thread: one core per run, whatever thread started it
-        try:
-            self.info = train_and_save(self.kind, self.settings, self.splits, self.config, self.out,
-                                       data_name=self.data_name or None, callback=self._on_epoch,
-                                       on_batch=self._on_batch, on_model=self._keep_model)
-            self.status, self.message = self.info["fit"]["stop_reason"], self.info["fit"]["message"]
-        except AelabError as exc:  # a run with no usable model: the message says why
-            self.status, self.message = "failed", str(exc)
-        except Exception as exc:  # reported to the user; the thread must not die silently
-            self.status, self.message = "failed", f"training failed: {exc}"
-        finally:
-            self.finished = time.monotonic()
-            _running.release()
+    def apply(self, message: dict[str, Any]) -> None:
+        """Record one progress message from :func:`run`."""
+        if message["type"] == "started":
+            self.status, self.started, self.position, self.expected_start = "running", time.monotonic(), None, None
+            self.worker, self.pid = message.get("worker", ""), message["pid"]
+            self.snapshot_labels = np.asarray(message["labels"], int)
+        elif message["type"] == "batch":
+            self.progress = tuple(message["progress"])
+        elif message["type"] == "epoch":
+            points = np.frombuffer(message["points"], np.float32).reshape(-1, 2)
+            self.snapshots.append(points)
+            self.history.append(EpochLog(**message["log"]))
+            batches = self.progress[2]
+            self.progress = max(self.progress, (self.history[-1].epoch, batches, batches))  # batches are sampled
 
-    @property
-    def description(self) -> str:
-        return self.info["description"] if self.info else ""
+    def end(self, outcome: dict[str, Any]) -> None:
+        self.info, self.message = outcome.get("info"), outcome.get("message", "")
+        self.status, self.finished = outcome["status"], time.monotonic()
 
-    def _keep_model(self, model: Autoencoder) -> None:
-        self._model = model
 
-    def _on_epoch(self, log: EpochLog) -> bool:
-        codes, _ = explore.encode(self._model, self.snapshot_images)
-        self.snapshots.append(plane(codes))
-        self.history.append(log)
-        return self._stop.is_set()
+def train_now(spec: JobSpec) -> Job:
+    """Run ``spec`` here, in this thread, and return its finished record (for notebooks and tests)."""
+    job = Job(spec, owner="local")
+    job.end(run(spec, job.apply))
+    return job
 
-    def _on_batch(self, epoch: int, batch: int, batches: int) -> bool:
-        self.progress = (epoch, batch + 1, batches)
-        return self._stop.is_set()
+
+class Engine:
+    """Jobs on a Dask cluster: submit, follow, stop; one thread here drains progress and ends jobs."""
+
+    def __init__(self, client, *, cluster=None, grace: float = GRACE_S, max_queued: int = MAX_QUEUED) -> None:
+        from distributed import Queue
+
+        self.client, self.cluster, self.grace, self.max_queued = client, cluster, grace, max_queued
+        self._queue = Queue(f"aelab-progress-{uuid.uuid4().hex[:12]}", client=client)
+        self._jobs: list[Job] = []  # in submission order
+        self._pace: dict[str, float] = {}  # seconds per epoch, by data spec, from the latest epoch seen
+        self._lock, self._closed = threading.RLock(), threading.Event()
+        self.slots = self._count_slots()
+        self._thread = threading.Thread(target=self._loop, name="aelab-jobs", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def local(cls, n_workers: int | None = None, **kwargs) -> Engine:
+        """Start a local cluster of worker processes: ``n_workers`` (default: one per core but one, so
+        the web server keeps a core), one thread each, so each trains one model at a time."""
+        import dask
+        from distributed import Client, LocalCluster
+
+        n_workers = n_workers or max(1, (os.cpu_count() or 2) - 1)
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):  # a lost job fails, never reruns
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+        return cls(Client(cluster), cluster=cluster, **kwargs)
+
+    @classmethod
+    def from_env(cls, **kwargs) -> Engine:
+        """The scheduler at ``AELAB_SCHEDULER`` (e.g. tcp://host:8786) when set, else a local cluster
+        (``AELAB_WORKERS`` worker processes when set)."""
+        from distributed import Client
+
+        if address := os.environ.get("AELAB_SCHEDULER"):
+            return cls(Client(address), **kwargs)
+        return cls.local(int(os.environ.get("AELAB_WORKERS", "0")) or None, **kwargs)
+
+    def submit(self, spec: JobSpec, owner: str) -> Job:
+        """Queue ``spec`` for ``owner``; QueueFull when it already has a job running and enough waiting."""
+        with self._lock:
+            mine = self.jobs(owner)
+            if len(mine) > self.max_queued:
+                raise QueueFull(f"this session already has {len(mine)} trainings running or waiting, the most it "
+                                f"may have (one trains, {self.max_queued} wait); stop one or wait for one to finish")
+            job = Job(spec, owner, _engine=self)
+            self._jobs.append(job)
+            self._dispatch()
+            self._estimate(time.monotonic())
+        return job
+
+    def jobs(self, owner: str) -> list[Job]:
+        """The owner's unfinished jobs, oldest first."""
+        return [j for j in self._jobs if j.owner == owner and j.active]
+
+    def stop(self, job: Job) -> None:
+        """Stop a running job (its best epoch so far is saved) or cancel a queued one."""
+        from distributed import Event
+
+        Event(f"aelab-stop-{job.id}", client=self.client).set()
+        with self._lock:
+            if job.status == "queued":
+                if job._future is not None:
+                    job._future.cancel()
+                job.end({"status": "cancelled", "message": "cancelled before it started"})
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(5)
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    # -- the engine's thread
+
+    def _dispatch(self) -> None:
+        """Hand Dask the oldest queued jobs, as many as workers are idle, one per owner at a time.
+
+        Dask would place every submitted task on a worker at once, where it waits behind the
+        running one, may be stolen out of order, and dies with that worker; held here, a job
+        waits its turn in submission order."""
+        sent = [j for j in self._jobs if j._future is not None]
+        waiting = [j for j in self._jobs if j.status == "queued" and j._future is None]
+        if not waiting:
+            return
+        busy = {key for keys in self.client.processing().values() for key in keys}
+        idle = self.slots - len(busy) - sum(j._future.key not in busy for j in sent)
+        owners = {j.owner for j in sent}
+        for job in waiting:
+            if idle <= 0:
+                break
+            if job.owner not in owners:
+                self._send(job)
+                owners.add(job.owner)
+                idle -= 1
+
+    def _send(self, job: Job) -> None:
+        job._future = self.client.submit(_task, job.spec, job.id, self._queue.name, key=f"aelab-train-{job.id}",
+                                         pure=False, retries=0)
+
+    def _count_slots(self) -> int:
+        return max(1, sum(self.client.nthreads().values()))
+
+    def _loop(self) -> None:
+        for tick in itertools.count():
+            if self._closed.wait(0.25) or self.client.status in ("closing", "closed"):
+                return  # closed, or the process is exiting
+            try:
+                if tick % 20 == 0:
+                    self.slots = self._count_slots()  # workers come and go
+                with self._lock:
+                    self._step(time.monotonic())
+            except Exception:  # a lost scheduler connection must not kill the thread; jobs fail by their futures
+                logging.getLogger(__name__).exception("aelab job engine")
+
+    def _step(self, now: float) -> None:
+        self._drain()
+        for job in [j for j in self._jobs if j._future is not None and j._future.done()]:
+            self._drain()  # the task put its last messages before it returned
+            self._finish(job)
+        for job in [j for j in self._jobs if j.active and not j.stopping and now - j.seen > self.grace]:
+            job.stop()  # its page stopped asking: the tab was closed
+        self._jobs = [j for j in self._jobs if j.active or now - (j.finished or now) < 3600]
+        self._dispatch()
+        self._estimate(now)
+
+    def _drain(self) -> None:
+        by_id = {j.id: j for j in self._jobs if j.active}
+        for message in self._queue.get(batch=True):
+            if (job := by_id.get(message["job"])) is not None:
+                job.apply(message)
+                if message["type"] == "epoch":
+                    self._pace[job.spec.data] = message["log"]["elapsed"] / message["log"]["epoch"]
+
+    def _finish(self, job: Job) -> None:
+        from distributed import Event
+
+        future, job._future = job._future, None
+        if future.status == "finished":
+            outcome = future.result()
+        elif future.status == "cancelled":
+            outcome = {"status": "cancelled", "message": "cancelled before it started"}
+        else:
+            outcome = {"status": "failed", "message": _failure(future.exception())}
+        if job.active:
+            job.end(outcome)
+        for name in ("stop", "started"):
+            Event(f"aelab-{name}-{job.id}", client=self.client).clear()
+
+    def _estimate(self, now: float) -> None:
+        """Each queued job's position and expected start: slots free up as running jobs end (at their
+        pace so far), queued ones take them in order, an owner's next job after its previous one."""
+        free, owner_free = [], {}
+        for job in (j for j in self._jobs if j.status == "running"):
+            left = job.seconds_left()
+            end = now + left if left is not None else self._end(job, now)
+            free.append(end)
+            owner_free[job.owner] = end
+        free = sorted(free + [now] * max(0, self.slots - len(free)))
+        for position, job in enumerate((j for j in self._jobs if j.status == "queued"), 1):
+            start = max(free.pop(0), owner_free.get(job.owner, now))
+            job.position, job.expected_start = position, start if start < math.inf else None
+            free, owner_free[job.owner] = sorted([*free, self._end(job, start)]), self._end(job, start)
+
+    def _end(self, job: Job, start: float) -> float:
+        """When ``job`` would end if it started at ``start``: from the pace of the latest epochs seen
+        on its data (any data's when none), inf while no job has finished an epoch."""
+        pace = self._pace.get(job.spec.data) or max(self._pace.values(), default=math.inf)
+        return start + pace * job.config.epochs
+
+
+def _failure(exc: BaseException | None) -> str:
+    from distributed import KilledWorker
+
+    if isinstance(exc, KilledWorker):
+        return ("the worker process training it stopped (killed, or out of memory) before the run ended, so "
+                "nothing was saved; the jobs after it go on")
+    return f"training failed: {exc}"

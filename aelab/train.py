@@ -1,7 +1,9 @@
 """One ``fit`` for every model kind; progress reaches the caller through a callback.
 
 The trainer knows nothing about a particular model: it calls ``model.loss(batch)`` and
-minimises the ``loss`` entry of the returned dict, logging every term.
+minimises the ``loss`` entry of the returned dict, logging every term. Inside a process group
+of several processes (``torchrun``, see :mod:`aelab.distributed`) the same ``fit`` trains the
+model data-parallel, each process taking its slice of every batch.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import distributed
 from .errors import ConfigError
 from .models import Autoencoder, Model, build, check_size
 
@@ -176,6 +179,11 @@ def fit(
     weights so far are kept). A loss that turns NaN or infinite, or a validation loss that
     explodes to :data:`EXPLODED` times the best so far, stops training as diverged, with the
     last good weights restored.
+
+    Called in every process of a process group (under ``torchrun``), it trains one model
+    together: the same batches split across the processes, gradients averaged by
+    DistributedDataParallel, and the same history, best epoch and stop on every rank (a stop
+    asked for by any rank's callback stops all). See :mod:`aelab.distributed`.
     """
     run = _Run(model, config or TrainConfig(), (train_images, train_labels), (val_images, val_labels))
     for epoch in range(1, run.config.epochs + 1):
@@ -195,6 +203,7 @@ class _Run:
         (self.train_x, self.train_y), (self.val_x, self.val_y) = (_on_device(*part, device) for part in (train, val))
         if len(self.train_x) == 0 or len(self.val_x) == 0:
             raise ConfigError(f"need training and validation images, got {len(self.train_x)} and {len(self.val_x)}")
+        self.team = distributed.Team(model, config.seed) if distributed.active() else None
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                           fused=True if config.fused_adam else None)
         self.schedule = _schedule(self.optimizer, config, math.ceil(len(self.train_x) / config.batch_size))
@@ -207,13 +216,17 @@ class _Run:
         self.result.untrained_val_loss = self.validate()["loss"]
 
     def validate(self) -> dict[str, float]:
-        return evaluate_loss(self.model, self.val_x, seed=self.config.seed + 1, labels=self.val_y)
+        """The validation loss terms (in a team, as rank 0 measures them, so every rank decides alike)."""
+        def measure() -> dict[str, float]:
+            return evaluate_loss(self.model, self.val_x, seed=self.config.seed + 1, labels=self.val_y)
+        return measure() if self.team is None else self.team.from_first(measure)
 
     def epoch(self, epoch: int, callback: Callback | None, on_batch: BatchCallback | None) -> bool:
         """Train one epoch and judge it; True when training should stop."""
         result, config, tic = self.result, self.config, time.perf_counter()
         train_terms = _train_epoch(self.model, (self.train_x, self.train_y), self.optimizer, self.schedule,
-                                   config.batch_size, self.order, _batch_hook(on_batch, epoch), self.augment)
+                                   config.batch_size, self.order, _batch_hook(on_batch, epoch), self.augment,
+                                   self.team)
         if train_terms is None:  # stopped by on_batch in the middle of the epoch
             result.stop_reason, result.message = "stopped", f"stopped by request during epoch {epoch}"
             return True
@@ -233,7 +246,8 @@ class _Run:
         if val_terms["loss"] < result.best_val_loss:
             result.best_val_loss, result.best_epoch = val_terms["loss"], epoch
             self.best_state = copy.deepcopy(self.model.state_dict())
-        if callback is not None and callback(log):
+        asked = callback is not None and bool(callback(log))
+        if asked if self.team is None else self.team.any(asked):
             result.stop_reason, result.message = "stopped", f"stopped by request after epoch {epoch}"
             return True
         if config.patience and epoch - result.best_epoch >= config.patience:
@@ -281,32 +295,40 @@ def _schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_e
 
 
 def _train_epoch(model, data, optimizer, schedule, batch_size, order, stop=None,
-                 augment=None) -> dict[str, float] | None:
+                 augment=None, team: distributed.Team | None = None) -> dict[str, float] | None:
     """One pass over the shuffled data (images, labels or None), each batch's images through
     ``augment`` when given; returns mean terms, {} if a loss was not finite, or None if
-    ``stop(batch, batches)`` asked to stop."""
+    ``stop(batch, batches)`` asked to stop. A ``team`` runs its rank's slice of each batch."""
     model.train()
     train_x, train_y = data
     totals: dict[str, torch.Tensor] = {}
     perm = torch.randperm(len(train_x), generator=order).to(train_x.device)
     batches = math.ceil(len(train_x) / batch_size)
     for batch, start in enumerate(range(0, len(train_x), batch_size)):
-        if stop is not None and stop(batch, batches):
+        asked = stop is not None and bool(stop(batch, batches))
+        if asked and team is None:
             return None
         batch = _batch(train_x, train_y, perm[start : start + batch_size])
         if augment is not None:
             batch = (augment(batch[0]), *batch[1:])
-        terms = model.loss(*batch)
-        if not torch.isfinite(terms["loss"]):
-            return {}
+        loss, sums, verdict = _solo_step(model, batch) if team is None else team.step(batch, asked)
+        if verdict:
+            return None if verdict == "stopped" else {}
         optimizer.zero_grad(set_to_none=True)
-        terms["loss"].backward()
+        loss.backward()
         optimizer.step()
         if schedule is not None:
             schedule.step()
-        for name, value in terms.items():
-            totals[name] = totals.get(name, 0) + value.detach() * len(batch[0])
+        for name, value in sums.items():
+            totals[name] = totals.get(name, 0) + value
     return {name: float(total) / len(train_x) for name, total in totals.items()}
+
+
+def _solo_step(model, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, torch.Tensor], str]:
+    """The batch through ``model.loss``: (loss, each term summed over the batch, "diverged" or "")."""
+    terms = model.loss(*batch)
+    sums = {name: value.detach() * len(batch[0]) for name, value in terms.items()}
+    return terms["loss"], sums, "" if torch.isfinite(terms["loss"]) else "diverged"
 
 
 def _augmenter(config: TrainConfig, image_shape, generator: torch.Generator):

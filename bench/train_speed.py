@@ -20,8 +20,8 @@ Measures:
    ``--no-flush-denormal`` shows the late epochs slowing down on denormals otherwise.)
 2. Training images/s of every model kind: ``fit`` with ``TrainConfig(epochs=5)``, median of
    ``EpochLog.images_per_second``.
-3. The cost of live UI updates: ``jobs.TrainingJob`` (a background thread; logs, a latent
-   snapshot per epoch, a stop flag per batch, saving at the end) against plain ``fit`` with
+3. The cost of live UI updates: a job's run as a Dask worker runs it (``jobs.train_now``: progress
+   messages, a latent snapshot per epoch, a stop check, saving at the end) against plain ``fit`` with
    no callbacks, same settings (VAE, 5 epochs), and plain ``fit`` in a fresh thread to tell
    the thread's cost from the hooks'; order rotated, 3 runs each, median (and fastest run).
    Images/s here come from the wall time between the first and last epoch's end, so they
@@ -54,7 +54,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from aelab import data, pretrained
-from aelab.jobs import TrainingJob
+from aelab.jobs import JobSpec, train_now
 from aelab.metrics import evaluate
 from aelab.models import KINDS
 from aelab.train import EpochLog, TrainConfig, fit, make_model
@@ -200,7 +200,7 @@ def epoch_pace(history: list[EpochLog], n_train: int) -> float:
 
 
 def in_a_thread(work):
-    """Run ``work()`` in a fresh thread, as TrainingJob does, and return its result."""
+    """Run ``work()`` in a fresh thread and return its result (a diagnostic: what a thread alone costs)."""
     out = []
     worker = threading.Thread(target=lambda: out.append(work()))
     worker.start()
@@ -210,10 +210,9 @@ def in_a_thread(work):
 
 def one_contender(name: str, splits, config: TrainConfig, out: Path) -> list[EpochLog]:
     """Train once as `name` (fit | fit-thread | job) and return the epoch logs."""
-    if name == "job":
-        job = TrainingJob("vae", ARCH, splits, config, out).start()
-        job.join()
-        if job.status != "completed":
+    if name == "job":  # what a worker does: progress messages, snapshots and the stop check, then the save
+        job = train_now(JobSpec("vae", ARCH, splits.spec, config, out))
+        if job.status not in ("completed", "early_stopping"):
             raise RuntimeError(f"the training job ended {job.status}: {job.message}")
         return job.history
 
@@ -225,7 +224,7 @@ def one_contender(name: str, splits, config: TrainConfig, out: Path) -> list[Epo
 
 
 def job_vs_fit(splits, repeats: int) -> list[Row]:
-    """TrainingJob against plain fit (and, to split the difference, plain fit in a thread)."""
+    """A job's run against plain fit (and, to split the difference, plain fit in a thread)."""
     config, names = TrainConfig(epochs=SPEED_EPOCHS), ["job", "fit", "fit-thread"]
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in names}  # (images/s, wall s)
     with tempfile.TemporaryDirectory() as tmp:
@@ -239,7 +238,7 @@ def job_vs_fit(splits, repeats: int) -> list[Row]:
     wall = {name: statistics.median(r[1] for r in rs) for name, rs in runs.items()}
     labels = {"fit": "plain fit, no callbacks, main thread",
               "fit-thread": "  plain fit, no callbacks, in a fresh thread (diagnostic)",
-              "job": "TrainingJob (thread, snapshot/epoch, stop flag/batch)"}
+              "job": "a job's run (progress, snapshot/epoch, stop check; as a worker runs it)"}
     rows = [Row(f"{labels[name]}, median of {repeats}",
                 f"{pace[name]:>7,.0f} img/s (fastest run {top[name]:,.0f}); {wall[name]:.2f} s wall"
                 + (" incl. build + save" if name == "job" else ""))

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from aelab import pretrained
 from aelab.app import pages
+from aelab.app.components import latent_map
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 NAMES = [e["name"] for e in pretrained.read_index()]
@@ -30,7 +31,7 @@ def test_every_shipped_model_opens_in_the_explorer(name):
     at.multiselect(key="ex_models").set_value([name]).run()
     assert not at.exception, f"{name} raised"
     assert any(text.startswith("Probe at (") for text in _captions(at))
-    [component] = at.get("bidi_component")
+    [component] = [c for c in at.get("bidi_component") if c.proto.component_name == latent_map.MAP]
     assert json.loads(component.proto.json)["server"]["image"]  # the server's decode, shown in the map
 
 

@@ -145,6 +145,30 @@ def test_dragging_decodes_live_and_the_release_is_decoded_by_the_server(page):
     assert np.abs(_decoded_pixels(page, "vae-2d") - browser).max() <= 2  # same image, up to rounding
 
 
+def test_a_release_resends_the_small_payload_not_the_model(page):
+    """Each release resent the whole map, its decoder's weights and 5,000 points with it (about 1.4 MB),
+    because the probe was part of its data. The model's part now travels once, in an element whose
+    data never changes, which Streamlit then only refers to; a release sends the per-run payload."""
+    received: list[int] = []
+
+    def watch(ws) -> None:
+        ws.on("framereceived", lambda frame: received.append(len(frame)))
+
+    page.on("websocket", watch)
+    try:
+        page.open_app("?models=vae-2d")
+        assert sum(received) > 1_000_000  # the first run sends the model's part
+        for dx, dy in ((40, 30), (-25, 35)):  # positions never released before
+            received.clear()
+            _drag_probe(page, "vae-2d", dx, dy, steps=4)
+            _wait_for_server_image(page, "vae-2d", _js(page, "[m.probe.x, m.probe.y]", "vae-2d"))
+            page.wait_for_timeout(300)  # the end of the run
+            assert 0 < sum(received) < 60_000, f"a release received {sum(received):,} bytes"
+            assert _source(page, "vae-2d") == "server"
+    finally:
+        page.remove_listener("websocket", watch)
+
+
 def test_each_map_has_one_image_the_servers_at_rest_and_the_browsers_while_dragging(page):
     """Pins the old explorer's two images per map: the map's canvas always showed the browser's own
     decode (no data-source), and the server's decode was a second st.image ("Server decode at ...")

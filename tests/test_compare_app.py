@@ -2,7 +2,8 @@
 
 app.py registers the page files with ``st.navigation``; :func:`_open` runs the app once and
 then switches to the compare page's file, as a click in the navigation does. The maps are
-components-v2 elements (``at.get("bidi_component")``, the payload in their proto's JSON);
+components-v2 elements (``at.get("bidi_component")``: the per-run payload in their proto's JSON,
+beside data elements with the parts sent once; :func:`_maps` merges them as the browser does);
 :func:`_release` does what the browser does when a probe is let go: it sets the component's
 state with a new probe report (``at.session_state[key] = ...``) and reruns. What the page
 measures is asserted elsewhere; here: what it shows, and that its controls and the linked
@@ -14,7 +15,6 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
-import json
 import re
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from streamlit.testing.v1 import AppTest
 
 from aelab import checkpoint, data, explore, metrics, pretrained, regularity
 from aelab.app import payload
+from aelab.app.components import latent_map
 from aelab.judge import judge_for
 from aelab.labs import completeness
 
@@ -54,8 +55,9 @@ def _ok(at: AppTest) -> None:
 
 
 def _maps(at: AppTest) -> dict[str, dict]:
-    """The latent-map components by key, each with the payload the browser receives."""
-    return {c.key: json.loads(c.proto.json) for c in at.get("bidi_component")}
+    """The latent maps by key, each with the payload the browser draws: its shared parts (points,
+    decoder, hole map: sent once, in data elements of their own) with its per-run payload over them."""
+    return latent_map.drawn_payloads(at.get("bidi_component"))
 
 
 def _captions(at: AppTest) -> list[str]:

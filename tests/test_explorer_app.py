@@ -1,11 +1,13 @@
 """The latent explorer page, driven headless with streamlit.testing.v1.AppTest's public API.
 
 Each map is a components-v2 element: AppTest lists it (``at.get("bidi_component")``) as an
-element of type ``bidi_component`` whose proto carries the JSON payload the browser
-receives. The component's state is what the browser reports, ``{"probe": ..., "view": ...}``,
-each report with a fresh string ``id``; the page reads new reports at the top of its run.
-So :func:`_send` does what the browser does, through the public API only: it writes the
-component's state with one report replaced (``at.session_state[key] = ...``) and reruns.
+element of type ``bidi_component`` whose proto carries the per-run JSON payload the browser
+receives, beside the data elements of its shared parts (points, decoder: sent once), which
+:func:`_maps` merges with it as the browser does. The component's state is what the browser
+reports, ``{"probe": ..., "view": ...}``, each report with a fresh string ``id``; the page
+reads new reports at the top of its run. So :func:`_send` does what the browser does, through
+the public API only: it writes the component's state with one report replaced
+(``at.session_state[key] = ...``) and reruns.
 Drawing, dragging and in-browser decoding are covered by tests/test_browser.py.
 """
 
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import math
 import re
 from pathlib import Path
@@ -24,7 +25,7 @@ from streamlit.testing.v1 import AppTest
 
 from aelab import checkpoint, explore, jobs, pretrained, projection
 from aelab.app import maps, payload, resources
-from aelab.data import load_splits
+from aelab.app.components import latent_map
 from aelab.train import TrainConfig
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -44,12 +45,14 @@ def _open(**query) -> AppTest:
 
 
 def _components(at: AppTest) -> dict:
-    return {c.key: c for c in at.get("bidi_component")}
+    """The latent-map elements by key (not their data elements)."""
+    return {c.key: c for c in at.get("bidi_component") if c.proto.component_name == latent_map.MAP}
 
 
 def _maps(at: AppTest) -> dict[str, dict]:
-    """The latent-map components by key, each with the payload the browser receives."""
-    return {key: json.loads(c.proto.json) for key, c in _components(at).items()}
+    """The latent maps by key, each with the payload the browser draws: its shared parts (sent once,
+    in data elements of their own) with its per-run payload over them."""
+    return latent_map.drawn_payloads(at.get("bidi_component"))
 
 
 def _key(at: AppTest, model: str) -> str:
@@ -531,9 +534,8 @@ def digits_model(tmp_path_factory, aelab_cache_dir) -> resources.ModelEntry:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AELAB_CACHE_DIR", str(aelab_cache_dir))
         out = tmp_path_factory.mktemp("session") / "digits-ae"
-        job = jobs.TrainingJob("ae", {"hidden": [32], "latent_dim": 2}, load_splits("digits"),
-                               TrainConfig(epochs=5), out, data_name="digits")
-        job.start().join()
+        job = jobs.train_now(jobs.JobSpec("ae", {"hidden": [32], "latent_dim": 2}, "digits", TrainConfig(epochs=5),
+                                          out, data_name="digits"))
     assert job.status == "completed", job.message
     return resources.ModelEntry("digits-ae", str(out), "ae", 2, "digits", "plain AE on 8x8 digits")
 

@@ -89,23 +89,3 @@ def test_a_huge_model_is_refused_before_anything_is_allocated(monkeypatch, tmp_p
     with pytest.raises(models.ConfigError, match="million parameters; models are limited to 20 million"):
         runs.train_and_save("ae", huge, splits, FAST, tmp_path / "m")
     assert not (tmp_path / "m").exists()
-
-
-def test_the_server_trains_a_bounded_number_of_models_at_once(splits, tmp_path):
-    from aelab import jobs
-
-    started = []
-    try:
-        for i in range(jobs.MAX_RUNNING):
-            started.append(jobs.TrainingJob("ae", SMALL, splits, TrainConfig(epochs=200), tmp_path / f"m{i}").start())
-        extra = jobs.TrainingJob("ae", SMALL, splits, TrainConfig(epochs=1), tmp_path / "extra")
-        with pytest.raises(jobs.ServerBusy, match=f"already training {jobs.MAX_RUNNING} models"):
-            extra.start()
-    finally:
-        for job in started:
-            job.stop()
-            job.join(60)
-    assert all(not job.running for job in started)
-    extra = jobs.TrainingJob("ae", SMALL, splits, TrainConfig(epochs=1), tmp_path / "later").start()  # a slot is free
-    extra.join(60)
-    assert extra.status == "completed"

@@ -1,66 +1,69 @@
-"""Models trained or uploaded in a session join the other pages: the explorer and the compare page."""
+"""A workspace's models (trained or uploaded) join the other pages: the explorer and the compare page."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
-from aelab import data, jobs
-from aelab.train import TrainConfig
+from aelab import checkpoint, models
+from aelab.app.components import latent_map
 
 
 @pytest.fixture(scope="module")
-def one_d_vae(tmp_path_factory):
-    """A 1-D VAE trained for two epochs, as the Train page would."""
-    splits = data.load_splits("mnist5k")
-    out = tmp_path_factory.mktemp("session") / "one-d"
-    job = jobs.TrainingJob("vae", {"hidden": [64], "latent_dim": 1}, splits, TrainConfig(epochs=2), out)
-    job.start().join()
-    assert job.status == "completed", job.message
-    assert all(snapshot.shape[1] == 2 for snapshot in job.snapshots)  # the Train page draws a line of codes
-    return out
+def one_d_vae(tmp_path_factory) -> tuple[str, str]:
+    """A 1-D VAE saved into a workspace, as the Train page saves one: (store folder, token).
+
+    Untrained (seeded): the pages only need a model with a 1-D latent; training is tests/test_train_app.py's.
+    """
+    from aelab import workspaces
+
+    store = workspaces.Store(tmp_path_factory.mktemp("store"))
+    workspace = store.create()
+    torch.manual_seed(0)
+    out = checkpoint.save(models.build("vae", image_shape=(28, 28), hidden=[64], latent_dim=1),
+                          workspace.models_dir / "one-d", {"data": {"spec": "mnist5k"}})
+    workspace.add(out, "vae", 1, "mnist5k", "1-D VAE")
+    return str(store.root), workspace.token
+
+
+@pytest.fixture
+def workspace_link(one_d_vae, monkeypatch) -> str:
+    """The token of the workspace holding the 1-D VAE, its store made the app's."""
+    monkeypatch.setenv("AELAB_WORKSPACES", one_d_vae[0])
+    return one_d_vae[1]
 
 
 def _explorer():
-    import streamlit as st
-
-    from aelab.app import resources
     from aelab.app.pages import explorer
 
-    st.session_state.session_models = [resources.ModelEntry("one-d", st.session_state.path, "vae", 1, "mnist5k",
-                                                            "1-D VAE")]
     explorer.render()
 
 
 def _compare():
-    import streamlit as st
-
-    from aelab.app import resources
     from aelab.app.pages import vae_vs_ae
 
-    st.session_state.session_models = [resources.ModelEntry("one-d", st.session_state.path, "vae", 1, "mnist5k",
-                                                            "1-D VAE")]
     vae_vs_ae.render()
 
 
-def test_a_1d_session_model_opens_in_the_explorer_as_a_line(one_d_vae):
+def test_a_1d_session_model_opens_in_the_explorer_as_a_line(workspace_link):
     at = AppTest.from_function(_explorer, default_timeout=120)
-    at.session_state["path"] = str(one_d_vae)
-    at.query_params["models"] = "one-d"
+    at.query_params["ws"], at.query_params["models"] = workspace_link, "one-d"
     at.run()
     assert not at.exception
     assert not at.warning  # the link named a model this session has
     captions = [c.value for c in at.caption if c.value.startswith("Probe at (")]
     assert len(captions) == 1  # one map, a line of codes, with its probe's caption
-    [component] = at.get("bidi_component")
+    [component] = [c for c in at.get("bidi_component") if c.proto.component_name == latent_map.MAP]
     assert json.loads(component.proto.json)["server"]["shape"] == [28, 28]  # the server's decode of the probe
+    assert at.query_params["ws"] == workspace_link  # the explorer's link keeps the workspace
 
 
-def test_the_compare_page_offers_session_models_and_refuses_unfair_pairs(one_d_vae):
+def test_the_compare_page_offers_session_models_and_refuses_unfair_pairs(workspace_link):
     at = AppTest.from_function(_compare, default_timeout=120)
-    at.session_state["path"] = str(one_d_vae)
+    at.query_params["ws"] = workspace_link
     at.run()
     at.radio(key="cmp_mode").set_value("any").run()
     assert not at.exception
@@ -71,42 +74,4 @@ def test_the_compare_page_offers_session_models_and_refuses_unfair_pairs(one_d_v
     assert not at.dataframe  # nothing is measured for an unfair pair
 
 
-def test_old_session_folders_are_pruned_and_recent_ones_kept(tmp_path):
-    import os
-    import time
-
-    from aelab.app import session
-
-    old, recent = tmp_path / "old", tmp_path / "recent"
-    for folder in (old, recent):
-        (folder / "models").mkdir(parents=True)
-        (folder / "models" / "config.json").write_text("{}")
-    week_ago = time.time() - 8 * 86400
-    for path in (old, old / "models", old / "models" / "config.json"):
-        os.utime(path, (week_ago, week_ago))
-    assert session.prune(tmp_path) == [old]
-    assert not old.exists() and (recent / "models" / "config.json").exists()
-    assert session.prune(tmp_path / "missing") == []
-
-
-def test_a_new_session_cleans_what_interrupted_saves_left(tmp_path):
-    """Issue 9: hidden staging folders of interrupted saves were never cleaned up."""
-    import os
-    import time
-
-    from aelab.app import session
-
-    models = tmp_path / "abc" / "models"
-    (models / "keep").mkdir(parents=True)
-    stale = [models / ".keep.tmp-x1y2z3w4", models / ".keep.old-1234abcd"]
-    fresh = models / ".other.tmp-inprogre"
-    for folder in [*stale, fresh]:
-        folder.mkdir()
-        (folder / "config.json").write_text("{}")
-    hour_ago = time.time() - 3600
-    for folder in stale:
-        for path in (folder / "config.json", folder):
-            os.utime(path, (hour_ago, hour_ago))
-    session.prune(tmp_path)
-    assert not any(p.exists() for p in stale)
-    assert fresh.exists() and (models / "keep").exists()  # a save in progress, and the model, are left alone
+# Pruning unused workspaces and what interrupted saves left: tests/test_workspaces.py.

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from aelab import checkpoint, models
 from aelab.app.pages import training
+from aelab.train import TrainConfig
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "aelab/app/pages/training.py"
@@ -23,11 +24,11 @@ def at(tmp_path, monkeypatch):
 
 
 def _train(at: AppTest, timeout: float = 120) -> AppTest:
-    """Press Train, wait for the background job, and rerun to show the outcome."""
+    """Press Train, wait for the job on the worker processes, and rerun to show the outcome."""
     at.button(key="do_train").click().run()
     job = at.session_state["train_job"]
     job.join(timeout)
-    assert not job.running, "training did not finish in time"
+    assert not job.active, "training did not finish in time"
     return at.run()
 
 
@@ -122,7 +123,7 @@ def test_a_stopped_run_is_described_by_the_epochs_it_ran(at):
     at.slider(key="tr_epochs").set_value(30).run()
     at.button(key="do_train").click().run()
     job = at.session_state["train_job"]
-    while job.running and len(job.history) < 2:
+    while job.active and len(job.history) < 2:
         job.join(0.05)
     job.stop()
     job.join(120)
@@ -137,9 +138,12 @@ def test_the_stop_notice_is_gone_once_training_has_stopped(at):
     at.radio(key="tr_data").set_value("digits").run()
     at.slider(key="tr_epochs").set_value(200).run()
     at.button(key="do_train").click().run()
-    at.button(key="do_stop").click().run()
+    job = at.session_state["train_job"]
+    while job.status == "queued":  # until a worker has taken it
+        job.join(0.05)
+    at.run().button(key="do_stop").click().run()
     assert any("Stopping" in c.value for c in at.caption) and not at.toast
-    at.session_state["train_job"].join(120)
+    job.join(120)
     at.run()
     assert not any("Stopping" in c.value for c in at.caption) and not at.toast
 
@@ -263,3 +267,30 @@ def test_the_page_states_the_size_limits_and_refuses_a_huge_model(at):
     assert not at.exception
     assert any("million parameters; models are limited to 20 million" in e.value.replace("\\", "") for e in at.error)
     assert "train_job" not in at.session_state
+
+
+def test_a_queued_run_shows_its_place_and_can_be_cancelled(at, tmp_path):
+    """Issue 12: a run waits for a worker; the page says where it stands and what a closed tab does,
+    and Cancel takes it off the queue."""
+    from aelab import jobs
+    from aelab.app import labkit
+
+    engine = labkit.engine()
+    spec = jobs.JobSpec("ae", {"hidden": [16], "latent_dim": 2}, "digits", TrainConfig(epochs=500), tmp_path / "x")
+    blockers = [engine.submit(spec, f"another session {i}") for i in range(engine.slots)]  # every worker busy
+    try:
+        at.radio(key="tr_data").set_value("digits").run()
+        at.button(key="do_train").click().run()
+        job = at.session_state["train_job"]
+        assert job.status == "queued" and not at.exception
+        texts = [p.proto.text for p in at.get("progress")]
+        assert any(f"{job.out.name} is waiting for a worker: number {engine.slots + 1} in the queue" in t
+                   for t in texts), texts
+        assert any("If you close this tab, its run is stopped" in c.value for c in at.caption)
+        at.button(key="do_stop").click().run()
+        assert job.status == "cancelled" and not at.exception
+        assert any("cancelled" in i.value.lower() for i in at.info)
+        assert "session_models" not in at.session_state or not at.session_state["session_models"]
+    finally:
+        for blocker in blockers:
+            blocker.stop()

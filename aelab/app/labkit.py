@@ -123,21 +123,39 @@ def held_out(seed: int, count: int) -> np.ndarray:
 # ---- one-click training of a lab setting ------------------------------------------------------
 
 
+@st.cache_resource(show_spinner="Starting the training workers...")
+def engine() -> jobs.Engine:
+    """The server's one job engine: a local cluster of worker processes, started on first use, or the
+    scheduler named by AELAB_SCHEDULER."""
+    return jobs.Engine.from_env()
+
+
+CLOSED_TAB = (f"Training runs on the server's worker processes, one session's run at a time. If you close this "
+              f"tab, its run is stopped about {jobs.GRACE_S:.0f} s later, keeping its best epoch so far, and its "
+              "waiting runs are cancelled.")
+
+
+def submit(spec: jobs.JobSpec) -> jobs.Job:
+    """Queue ``spec`` as this session's job (QueueFull when it already has enough)."""
+    return engine().submit(spec, owner=str(session.session_dir()))
+
+
 def start_training(job_key: str, kind: str, settings: dict, name: str, config: TrainConfig) -> None:
-    """Train one setting for this session in the background (a button's callback)."""
+    """Queue one setting's training for this session (a button's callback)."""
     try:
         splits = resources.load_data("mnist5k", config.seed)
         check_size(kind, image_shape=splits.train.image_shape, **settings)
         folder = session.session_dir() / "models" / session.unique_name(name)
-        st.session_state[job_key] = jobs.TrainingJob(kind, settings, splits, config, folder, "mnist5k").start()
-    except jobs.ServerBusy as exc:
+        st.session_state[job_key] = submit(jobs.JobSpec(kind, settings, "mnist5k", config, folder, "mnist5k"))
+    except jobs.QueueFull as exc:
         st.session_state[f"{job_key}_note"] = f"Not started: {resources.plain(str(exc), 300)}."
     except AelabError as exc:
         st.session_state[f"{job_key}_note"] = f"This setting cannot be trained: {resources.plain(str(exc), 300)}"
 
 
 def training_status(job_key: str, on_done=None) -> None:
-    """Show the session's lab training, if any: live progress, then the outcome once.
+    """Show the session's lab training, if any: its place in the queue or live progress, then the
+    outcome once.
 
     Call it before the page draws its widgets: ``on_done(job)`` runs when a run has just
     been added to the session's models, and may set widget values (to show the new model).
@@ -148,12 +166,13 @@ def training_status(job_key: str, on_done=None) -> None:
     job = st.session_state.get(job_key)
     if job is None:
         return
-    if job.running:
+    if job.touch().active:
         _progress(job)
         return
     del st.session_state[job_key]
-    if job.status == "failed":
-        st.error(f"Training {job.out.name} failed: {resources.plain(job.message, 400)}")
+    if job.info is None:
+        st.error(f"Training {job.out.name} {'was cancelled' if job.status == 'cancelled' else 'failed'}: "
+                 f"{resources.plain(job.message, 400)}")
         return
     session.add(job.out, job.description)
     st.success(f"Trained {job.out.name} ({resources.plain(job.description, 200)}): it joined this session's "
@@ -162,13 +181,26 @@ def training_status(job_key: str, on_done=None) -> None:
         on_done(job)
 
 
+def waiting_text(job: jobs.Job) -> str:
+    """Where a queued job stands, e.g. "number 2 in the queue, expected to start in about 40 s"."""
+    left = job.starts_in()
+    when = "as soon as a worker is free" if left is not None and left < 1 else (
+        f"expected to start in about {left:.0f} s" if left is not None else "its start time is known once "
+        "the run before it has finished an epoch")
+    return f"number {job.position or 1} in the queue, {when}"
+
+
 @st.fragment(run_every=0.5)
 def _progress(job) -> None:
-    if not job.running:
+    if not job.touch().active:
         st.rerun(scope="app")
-    epoch, batch, batches = job.progress
-    done = min(1.0, max(0.0, (epoch - 1 + batch / max(batches, 1)) / job.config.epochs))
-    st.progress(done, text=f"Training {job.out.name}: epoch {max(epoch, 1)} of {job.config.epochs}")
+    if job.status == "queued":
+        st.progress(0.0, text=f"{job.out.name} is waiting: {waiting_text(job)}.")
+    else:
+        epoch, batch, batches = job.progress
+        done = min(1.0, max(0.0, (epoch - 1 + batch / max(batches, 1)) / job.config.epochs))
+        st.progress(done, text=f"Training {job.out.name}: epoch {max(epoch, 1)} of {job.config.epochs}")
+    st.caption(CLOSED_TAB)
 
 
 _ADD, _REMOVE, _PAD = np.array([232, 89, 12]), np.array([28, 126, 214]), np.array([225, 225, 225])

@@ -15,6 +15,7 @@ from typing import Any
 
 import streamlit as st
 
+from aelab.app import session
 from aelab.app.resources import plain
 
 
@@ -87,12 +88,19 @@ def restore(page_key: str, params: Sequence[Param]) -> list[str]:
     return notices
 
 
-KEEP = ("lang", "present")  # app-wide settings a page's link keeps (the language, presenter mode)
+# App-wide settings a page's link keeps: the language, presenter mode, the workspace and share tokens.
+KEEP = ("lang", "present", session.URL_KEY, session.SHARE_KEY)
+
+
+def kept() -> dict[str, str]:
+    """The app-wide part of the link, for a page that rewrites it: KEEP's values, and the session's
+    workspace and share tokens even where a page switch dropped them from the link."""
+    return {k: st.query_params[k] for k in KEEP if k in st.query_params} | session.url_params()
 
 
 def publish(params: Sequence[Param], extra: dict[str, str] | None = None) -> None:
     """Make the query string this page's controls (and ``extra``), dropping another page's leftovers."""
-    wanted = {k: st.query_params[k] for k in KEEP if k in st.query_params}
+    wanted = kept()
     wanted |= {p.url: p.format(st.session_state[p.key]) for p in params if p.key in st.session_state}
     wanted |= extra or {}
     if st.query_params.to_dict() != wanted:

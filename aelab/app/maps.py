@@ -27,6 +27,7 @@ class ModelMap:
     method: str  # "latent" for 1-D and 2-D latents, else the projection method
     exact: bool  # whether map positions decode exactly (2-D latent or PCA)
     static: dict  # the component payload's static part
+    shared: payload.Shared  # the same, serialised once: sent to the browser once per session
     inverse: Callable[[np.ndarray], np.ndarray]  # map positions (M, 2) -> latent codes (M, D)
 
     def to_latent(self, points: np.ndarray) -> np.ndarray:
@@ -59,7 +60,8 @@ def _model_map(entry: resources.ModelEntry, method: str) -> ModelMap:
         + ("decodes are exact on this plane, which leaves out the other dimensions."
            if method == "pca" else "decodes go through UMAP's approximate inverse."))
     static = payload.static_payload(f"{entry.name}:{method}", model, points, labels, inverse, sigma, prior, note)
-    return ModelMap(entry, codes, np.asarray(points, np.float32), labels, method, method != "umap", static, to_latent)
+    return ModelMap(entry, codes, np.asarray(points, np.float32), labels, method, method != "umap", static,
+                    payload.shared(static), to_latent)
 
 
 def _latent_plane(entry, codes):

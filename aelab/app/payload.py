@@ -1,13 +1,19 @@
 """The data the latent-map component receives: plain JSON with arrays as base64 float32.
 
+Two kinds: the parts that change only with the model (points, decoder, inverse, hole map),
+each serialised once into a :class:`Shared` part that the browser receives once, and the
+small per-run payload (probe, view, the server's decode) that names the parts it goes with.
 Kept free of streamlit so it can be tested on its own; the browser reads it in
-``static/decoding.js`` (``b64ToFloat32``, ``MlpDecoder``, ``Inverse``).
+``static/decoding.js`` (``b64ToFloat32``, ``MlpDecoder``, ``Inverse``) and
+``static/latent_map_data.js`` (the parts).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -82,3 +88,28 @@ def static_payload(
         "note": note,
         "data_bounds": explore.data_bounds(points),
     }
+
+
+@dataclass(frozen=True, eq=False)
+class Shared:
+    """A part of a map's data that is the same on every run, serialised once.
+
+    ``blob`` is the UTF-8 JSON ``{"id": id, "fields": {...}}``; ``id`` is a hash of the fields,
+    so equal fields give equal bytes, and a page that sends the same part again sends the
+    same element, which Streamlit's message cache does not resend.
+    """
+
+    id: str
+    blob: bytes
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The part's fields, parsed back (for tests and checks)."""
+        return json.loads(self.blob)["fields"]
+
+
+def shared(fields: dict[str, Any]) -> Shared:
+    """Serialise ``fields`` (JSON-able) once, as a part the per-run payload refers to by id."""
+    text = json.dumps(fields, separators=(",", ":")).encode()
+    part_id = hashlib.blake2b(text, digest_size=8).hexdigest()
+    return Shared(part_id, b'{"id":"%s","fields":%s}' % (part_id.encode(), text))

@@ -45,11 +45,6 @@ class ModelEntry:
         return model_class(self.kind).has_prior
 
 
-def available_models() -> list[ModelEntry]:
-    """The shipped models, then this session's own (trained or uploaded here)."""
-    return shipped_models() + list(st.session_state.get("session_models", []))
-
-
 def shipped_models() -> list[ModelEntry]:
     """The pretrained models listed in pretrained/index.json (malformed entries skipped)."""
     return _read_manifest(str(pretrained.default_dir()))[0]
@@ -71,7 +66,7 @@ def _read_manifest(directory: str) -> tuple[list[ModelEntry], list[str]]:
     return entries, problems
 
 
-@st.cache_resource(show_spinner="Loading model...", max_entries=32)
+@st.cache_resource(show_spinner="Loading model...", max_entries=256)  # every shipped model and many more
 def load_model(path: str) -> Checkpoint:
     """A model folder, loaded once and shared by every session (read-only use only)."""
     return checkpoint.load(path)

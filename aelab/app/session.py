@@ -1,61 +1,183 @@
-"""This browser session's own models: trained or uploaded here, never shared with other sessions.
+"""This browser session's workspace: the models trained or uploaded here, kept across reloads.
 
-They live in a folder of their own under aelab's cache dir (never in pretrained/), and
-join the shipped models in the pickers of every page of this session.
+The workspace is named by the token in the link (``ws=``), so a reload or a bookmark brings its
+models back; it is made on first need (the first training or upload) and its token then put in
+the link. A share link (``share=``) adds one model of someone else's workspace, read-only. Both
+are kept in the session too, so a page that rewrites the link puts them back (see
+:func:`url_params`). The store itself is :mod:`aelab.workspaces`.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
-import time
-import uuid
 from pathlib import Path
 
 import streamlit as st
 
-from .. import checkpoint, data
-from .._files import clean_leftovers
+from .. import checkpoint, data, workspaces
 from ..errors import AelabError
+from ..workspaces import WorkspaceError
 from . import resources
+from .resources import plain
 
-MAX_AGE_DAYS = 7  # session folders untouched this long are removed when a new session starts
+URL_KEY = "ws"  # the query-string name of the workspace's token
+SHARE_KEY = "share"  # the query-string name of a share token
+
+
+
+def available_models() -> list[resources.ModelEntry]:
+    """The shipped models, then this session's own (its workspace's, kept across reloads), then the
+    models it opened with share links (read-only)."""
+    return resources.shipped_models() + models() + shared_models()
+
+def store() -> workspaces.Store:
+    return workspaces.Store()
+
+
+def workspace(create: bool = False) -> workspaces.Workspace | None:
+    """This session's workspace: the link's (checked once per session), else a new one when ``create``."""
+    _read_link()
+    token = st.session_state.get("ws_token")
+    if token is not None:
+        try:
+            opened = store().open(token)
+        except WorkspaceError as exc:  # pruned, or its folder removed, while the session was open
+            del st.session_state["ws_token"]
+            st.session_state.session_models = []
+            st.session_state.ws_notices = [str(exc)]
+            opened = None
+        if opened is not None:
+            keep_in_url()
+            return opened
+    if not create:
+        return None
+    shared_store = store()
+    shared_store.prune_now_and_then()
+    opened = shared_store.create()
+    st.session_state.ws_token = opened.token
+    st.session_state.ws_notices = []  # what the link named no longer matters
+    keep_in_url()
+    return opened
+
+
+def _read_link() -> None:
+    """Open the link's workspace and share tokens when they first appear in it (the session's first run,
+    as a rule); a bad one gets a notice, shown here once, and changes nothing."""
+    seen = st.session_state.setdefault("ws_seen", {})
+    notices = []
+    token = st.query_params.get(URL_KEY)
+    if token is not None and token != st.session_state.get("ws_token") and seen.get(URL_KEY) != token:
+        seen[URL_KEY] = token
+        try:
+            st.session_state.ws_token = store().open(token).token
+        except WorkspaceError as exc:
+            notices.append(str(exc))
+    share = st.query_params.get(SHARE_KEY)
+    opened = st.session_state.get("ws_shares", [])
+    if share is not None and share not in opened and seen.get(SHARE_KEY) != share:
+        seen[SHARE_KEY] = share
+        try:
+            store().open_share(share)
+            st.session_state.ws_shares = [*opened, share]
+        except WorkspaceError as exc:
+            notices.append(str(exc))
+    if notices:
+        st.session_state.ws_notices = notices
+    for notice in notices:  # on whichever page the link opens; the Train page keeps saying them
+        st.toast(plain(notice, 400), icon=":material/warning:", duration="long")
+
+
+def notices() -> list[str]:
+    """What was wrong with the link's workspace or share tokens, for the page that lists the models."""
+    _read_link()
+    return list(st.session_state.get("ws_notices", []))
+
+
+def url_params() -> dict[str, str]:
+    """The workspace and share tokens this session holds, for a page that rewrites the link."""
+    params = {URL_KEY: st.session_state.get("ws_token"), SHARE_KEY: (st.session_state.get("ws_shares") or [None])[-1]}
+    return {k: v for k, v in params.items() if v}
+
+
+def keep_in_url() -> None:
+    """Put the session's tokens back into the link if a page switch or a page's own state dropped them."""
+    for key, value in url_params().items():
+        if st.query_params.get(key) != value:
+            st.query_params[key] = value
 
 
 def session_dir() -> Path:
-    """A folder for this session's models and uploaded data, made on first use."""
-    root = data.cache_dir() / "sessions"
-    if "session_id" not in st.session_state:
-        st.session_state.session_id = uuid.uuid4().hex[:12]
-        prune(root)
-    folder = root / st.session_state.session_id
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    """This session's workspace folder (made on first use), for its models/ and data/."""
+    return workspace(create=True).folder
 
 
-def prune(root: Path, max_age_days: float = MAX_AGE_DAYS) -> list[Path]:
-    """Remove session folders whose contents have not changed for ``max_age_days``, and what
-    interrupted saves left in the others' model folders; returns the session folders removed."""
-    cutoff = time.time() - max_age_days * 86400
-    removed = []
-    for folder in [*root.glob("*/models"), *root.glob("*/data")] if root.is_dir() else []:
-        clean_leftovers(folder)  # hidden half-saved folders and files older than a few minutes
-    for folder in root.glob("*") if root.is_dir() else []:
-        newest = max((p.stat().st_mtime for p in folder.rglob("*")), default=folder.stat().st_mtime)
-        if folder.is_dir() and newest < cutoff:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
-    return removed
+def listing() -> tuple[list[resources.ModelEntry], list[str]]:
+    """This workspace's models as picker entries, and a note for each one skipped (damaged)."""
+    opened = workspace()
+    if opened is None:  # none yet: only what was put in the session state directly (a test's models)
+        return list(st.session_state.get("session_models", [])), []
+    version = opened.version()
+    cached = st.session_state.get("ws_listing")
+    if cached is None or cached[0] != (opened.folder, version):
+        found, problems = opened.models()
+        cached = ((opened.folder, version), [_entry(m) for m in found], problems)
+        st.session_state.ws_listing = cached
+    st.session_state.session_models = cached[1]  # kept for code that reads the session's models directly
+    return list(cached[1]), list(cached[2])
 
 
 def models() -> list[resources.ModelEntry]:
-    return list(st.session_state.get("session_models", []))
+    """This workspace's models (the session's own)."""
+    return listing()[0]
+
+
+def shared_models() -> list[resources.ModelEntry]:
+    """The models this session opened with share links: read-only, in their owners' workspaces."""
+    entries, own = [], {e.path for e in models()}
+    taken = {m.name for m in resources.shipped_models()} | {e.name for e in models()}
+    for token in st.session_state.get("ws_shares", []):
+        try:
+            model = store().open_share(token)
+        except WorkspaceError:
+            continue  # unshared or pruned since; the link's notice was shown when it was opened
+        if str(model.path) in own:
+            continue
+        name = model.name if model.name not in taken else f"shared-{model.name}"
+        entries.append(resources.ModelEntry(name, str(model.path), model.kind, model.latent_dim, model.data,
+                                            f"{model.description} (shared with you, read-only)"))
+    return entries
+
+
+def share_tokens() -> dict[str, str]:
+    """The share tokens of this workspace's shared models, by model name."""
+    opened = workspace()
+    return {m.name: m.share for m in opened.models()[0] if m.share} if opened else {}
+
+
+def share(name: str) -> str:
+    """A read-only share token for one of this workspace's models (the same one each time)."""
+    return workspace(create=True).share(name)
+
+
+def remove(name: str) -> None:
+    """Delete one of this workspace's models (its share link stops working)."""
+    workspace(create=True).remove(name)
+
+
+def _entry(model: workspaces.Model) -> resources.ModelEntry:
+    return resources.ModelEntry(model.name, str(model.path), model.kind, model.latent_dim, model.data,
+                                model.description)
 
 
 def unique_name(wanted: str) -> str:
-    """A file-system-safe model name not yet used by a shipped or session model."""
-    base = re.sub(r"[^A-Za-z0-9._-]+", "-", wanted).strip("-.") or "model"
-    taken = {m.name for m in resources.shipped_models()} | {m.name for m in models()}
+    """A file-system-safe name for a new model, not yet used here or by a shipped model.
+
+    The workspace is checked for room first: QuotaError (an AelabError) when it is full.
+    """
+    opened = workspace(create=True)
+    opened.check_room()
+    base = (re.sub(r"[^A-Za-z0-9._-]+", "-", wanted).strip("-._") or "model")[:80]
+    taken = {m.name for m in resources.shipped_models()} | opened.names()
     name, n = base, 2
     while name in taken:
         name, n = f"{base}-{n}", n + 1
@@ -63,13 +185,15 @@ def unique_name(wanted: str) -> str:
 
 
 def add(folder: Path, description: str) -> resources.ModelEntry:
-    """Register a model folder this session trained (its config was written here) as one of its models."""
+    """List a model this session trained into its workspace (its config was written here)."""
     info = checkpoint.read_config(folder)
-    return _register(folder, info["kind"], int(info["model"]["latent_dim"]), info["data"]["spec"], description)
+    model = workspace(create=True).add(folder, info["kind"], int(info["model"]["latent_dim"]),
+                                       info["data"]["spec"], description)
+    return _entry(model)
 
 
 def add_upload(loaded: checkpoint.Checkpoint) -> tuple[resources.ModelEntry, str]:
-    """Register an uploaded model (already validated by checkpoint.import_model); returns the entry and
+    """List an uploaded model (already validated by checkpoint.import_model); returns the entry and
     a sentence on the data it is shown on.
 
     An upload's config is untrusted: its data spec could name any file on the server. It is
@@ -90,12 +214,5 @@ def add_upload(loaded: checkpoint.Checkpoint) -> tuple[resources.ModelEntry, str
                                              f"which aelab does not read from an upload; it is shown on {spec}.")
     text = info.get("description")
     description = text[:200] if isinstance(text, str) and text.strip() else model.describe()
-    entry = _register(loaded.path, info["kind"], model.latent_dim, spec, f"{description} (uploaded)")
-    return entry, note
-
-
-def _register(folder: Path, kind: str, latent_dim: int, spec: str, description: str) -> resources.ModelEntry:
-    entry = resources.ModelEntry(name=folder.name, path=str(folder), kind=kind, latent_dim=latent_dim, data=spec,
-                                 description=description)
-    st.session_state.session_models = [*models(), entry]
-    return entry
+    listed = workspace(create=True).add(loaded.path, info["kind"], model.latent_dim, spec, f"{description} (uploaded)")
+    return _entry(listed), note

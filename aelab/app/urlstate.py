@@ -17,7 +17,7 @@ import numpy as np
 import streamlit as st
 
 from aelab import explore
-from aelab.app import resources
+from aelab.app import labstate, resources
 from aelab.app.components.latent_map import new_report
 from aelab.app.maps import ModelMap
 from aelab.app.resources import plain
@@ -224,6 +224,6 @@ def write(maps: list[ModelMap]) -> None:
         "probe": f"{probe[0]:.4f},{probe[1]:.4f}",
         "view": ",".join(f"{v:.4f}" for v in view),
     } | ({"pick": str(picked)} if picked is not None else {}) \
-      | {flag: "1" for flag, key in FLAGS.items() if st.session_state.get(key)}
+      | {flag: "1" for flag, key in FLAGS.items() if st.session_state.get(key)} | labstate.kept()
     if dict(st.query_params) != params:
         st.query_params.from_dict(params)

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from aelab import digit_image, explore
-from aelab.app import labkit, labstate, resources
+from aelab.app import labkit, labstate, resources, session
 from aelab.app.components.draw_canvas import draw_canvas, new_drawing
 from aelab.app.labstate import Param
 from aelab.app.pages import Page
@@ -54,7 +54,7 @@ def render() -> None:
     notices = labstate.restore("dn_", PARAMS)
     labkit.training_status(JOB, on_done=_show_trained)  # first: a run that just finished joins the models
     try:
-        families = _families(tuple(resources.available_models()))
+        families = _families(tuple(session.available_models()))
     except AelabError as exc:
         st.error(f"The models could not be read: {resources.plain(str(exc), 600)}")
         return
@@ -72,7 +72,7 @@ def render() -> None:
 
 def _unloadable() -> list[str]:
     """A note for each AE or DAE that could be on this page but does not load."""
-    return labkit.unloadable([e for e in resources.available_models() if e.kind in ("ae", "dae")])
+    return labkit.unloadable([e for e in session.available_models() if e.kind in ("ae", "dae")])
 
 
 def _families(entries: tuple[resources.ModelEntry, ...]) -> dict[int, dict]:

@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from aelab import explore
-from aelab.app import payload, resources, urlstate
+from aelab.app import payload, resources, session, urlstate
 from aelab.app.components.latent_map import latent_map
 from aelab.app.maps import ModelMap, model_map
 from aelab.app.pages import Page
@@ -24,7 +24,7 @@ def render() -> None:
     """Draw the page: pick models, explore their maps, interpolate between two points."""
     st.title("Latent explorer")
     try:
-        entries = {m.name: m for m in resources.available_models()}
+        entries = {m.name: m for m in session.available_models()}
     except AelabError as exc:
         st.error(f"The shipped models could not be read: {resources.plain(str(exc), 600)}")
         return
@@ -101,7 +101,7 @@ def _one_map(m: ModelMap, maps: list[ModelMap]) -> None:
         "link": {"group": f"explorer:{m.entry.data}", "follow": "coords" if m.method == "latent" else None},
         "server": payload.server_image(probe, image),
     }
-    latent_map(urlstate.component_key(m), m.static | dynamic)
+    latent_map(urlstate.component_key(m), dynamic, (m.shared,))
     st.caption(_probe_caption(m, probe, maps), help=_decode_help(m))
     if m.method == "latent" and st.session_state.ex_sigma and m.static["sigma"] is None:
         st.caption("Sigma ellipses are for VAEs only: this model encodes points, not distributions.")

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from aelab import metrics, pretrained
-from aelab.app import labkit, labstate, resources
+from aelab.app import labkit, labstate, resources, session
 from aelab.app.labstate import Param
 from aelab.app.pages import Page
 from aelab.errors import AelabError
@@ -53,12 +53,12 @@ def render() -> None:
                "it reads as how often the unit fires. The weight lambda sets how much the penalty counts.")
     from_link = not st.session_state.get("sp_restored")  # this run reads the link
     notices = labstate.restore("sp_", PARAMS)
-    saes = [e for e in resources.available_models() if e.kind == "sae"]
+    saes = [e for e in session.available_models() if e.kind == "sae"]
     for notice in notices + resources.manifest_problems() + labkit.unloadable(saes):
         st.warning(notice)
     labkit.training_status(JOB, on_done=_show_trained)  # first: a run that just finished joins the grid
     try:
-        grid = _grid(tuple(resources.available_models()))
+        grid = _grid(tuple(session.available_models()))
     except AelabError as exc:
         st.error(f"The models could not be read: {resources.plain(str(exc), 600)}")
         return

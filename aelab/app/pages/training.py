@@ -1,24 +1,26 @@
 """Train a model in the browser: every setting of `python -m aelab train`, live progress,
 loss curves and the latent map forming, epoch by epoch.
 
-Training runs in a background thread (aelab.jobs.TrainingJob); a fragment polls it once a
-second, so the page stays responsive and the user can stop at any time. The result is
+Training runs as a job on the server's worker processes (aelab.jobs, on Dask), never in the web
+server; a fragment polls it once a second, so the page stays responsive and the user can stop
+at any time. The result is
 saved in this session's own folder and joins the model pickers of the other pages.
 """
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
 
 from aelab import checkpoint, data, jobs
-from aelab._files import MiB, atomic_write
-from aelab.app import resources, session, widgets
+from aelab._files import MiB, atomic_write, human_size
+from aelab.app import labkit, resources, session, widgets
 from aelab.app.pages import Page
+from aelab.app.pages.explorer import PAGE as EXPLORER
 from aelab.errors import AelabError
-from aelab.jobs import TrainingJob
 from aelab.models import KINDS, MAX_PARAMETERS, REGISTRY, SHARED_OPTIONS, check_size
 from aelab.models.options import validate
 from aelab.train import TrainConfig
@@ -31,8 +33,9 @@ PAGE = Page("Train", ":material/model_training:", "train", prefix="tr_", order=3
 
 def render() -> None:
     st.title("Train a model")
-    job: TrainingJob | None = st.session_state.get("train_job")
-    if job is not None and job.running:
+    session.keep_in_url()  # the workspace's key stays in the address while a run is live, too
+    job: jobs.Job | None = st.session_state.get("train_job")
+    if job is not None and job.touch().active:
         _live(job)
         return
     if job is not None:
@@ -70,7 +73,8 @@ def _settings_form() -> None:
         return
     if count is not None:
         st.caption(f"This model has {count:,} parameters (weights); the server trains models of up to "
-                   f"{MAX_PARAMETERS / 1e6:g} million, and at most {jobs.MAX_RUNNING} at a time.")
+                   f"{MAX_PARAMETERS / 1e6:g} million, one of a session's at a time, and up to "
+                   f"{jobs.MAX_QUEUED} more waiting.")
     default_name = REGISTRY[kind].default_name(settings)
     name = st.text_input("Name", key="tr_name", placeholder=default_name) or default_name
     if st.button("Train", type="primary", key="do_train", disabled=spec is None):
@@ -156,9 +160,9 @@ def _start(kind: str, settings: dict, spec: str, fields: dict, name: str, data_n
         splits = resources.load_data(spec, config.seed)
         check_size(kind, image_shape=splits.train.image_shape, **settings)  # counted, not allocated
         name = session.unique_name(name)
-        job = TrainingJob(kind, settings, splits, config, session.session_dir() / "models" / name, data_note)
-        st.session_state.train_job = job.start()
-    except jobs.ServerBusy as exc:
+        folder = session.session_dir() / "models" / name
+        st.session_state.train_job = labkit.submit(jobs.JobSpec(kind, settings, spec, config, folder, data_note))
+    except jobs.QueueFull as exc:
         st.warning(f"Not started: {resources.plain(str(exc), 300)}.")
         return
     except AelabError as exc:
@@ -171,9 +175,16 @@ def _start(kind: str, settings: dict, spec: str, fields: dict, name: str, data_n
 
 
 @st.fragment(run_every=1.0)
-def _live(job: TrainingJob) -> None:
-    if not job.running:
+def _live(job: jobs.Job) -> None:
+    if not job.touch().active:
         st.rerun(scope="app")
+    if job.status == "queued":
+        st.progress(0.0, text=f"{job.out.name} is waiting for a worker: {labkit.waiting_text(job)}.")
+        if st.button("Cancel", key="do_stop"):
+            job.stop()
+            st.rerun(scope="app")
+        st.caption(labkit.CLOSED_TAB)
+        return
     epoch, batch, batches = job.progress
     total = job.config.epochs
     done = min(1.0, max(0.0, (epoch - 1 + batch / max(batches, 1)) / total))
@@ -183,10 +194,11 @@ def _live(job: TrainingJob) -> None:
     if st.button("Stop (keeps the best model so far)", key="do_stop") or job.stopping:
         job.stop()
         st.caption("Stopping after this batch...")  # gone with the fragment once the run has ended
+    st.caption(labkit.CLOSED_TAB)
     _curves_and_map(job, len(job.snapshots))
 
 
-def _curves_and_map(job: TrainingJob, epoch: int) -> None:
+def _curves_and_map(job: jobs.Job, epoch: int) -> None:
     curves, latent = st.columns(2)
     with curves:
         st.plotly_chart(_loss_figure(job), key=f"tr_curves_{len(job.history)}", width="stretch")
@@ -197,7 +209,7 @@ def _curves_and_map(job: TrainingJob, epoch: int) -> None:
             st.caption("The latent map appears after the first epoch.")
 
 
-def _loss_figure(job: TrainingJob) -> go.Figure:
+def _loss_figure(job: jobs.Job) -> go.Figure:
     fig = go.Figure()
     history = list(job.history)
     epochs = [h.epoch for h in history]
@@ -218,7 +230,7 @@ def _spans_decades(history) -> bool:
     return bool(values) and max(values) / max(min(values), 1e-12) > 100
 
 
-def _map_figure(job: TrainingJob, epoch: int) -> go.Figure:
+def _map_figure(job: jobs.Job, epoch: int) -> go.Figure:
     points = job.snapshots[epoch - 1]
     labels = job.snapshot_labels
     fig = go.Figure()
@@ -236,11 +248,13 @@ def _map_figure(job: TrainingJob, epoch: int) -> go.Figure:
 # ---- after training ------------------------------------------------------------------------------
 
 
-def _finished(job: TrainingJob) -> None:
+def _finished(job: jobs.Job) -> None:
     if job.info is not None and not getattr(job, "registered", False):
         session.add(job.out, f"{job.description} (trained here)")
         job.registered = True
-    if job.status == "diverged":
+    if job.status == "cancelled":
+        st.info(f"{job.out.name} was cancelled before it started.")
+    elif job.status == "diverged":
         st.error(resources.plain(job.message, 600) + (" The last good model was kept." if job.info else ""))
     elif job.status == "failed" or job.info is None:
         st.error(resources.plain(job.message, 600) or "Training produced no model.")
@@ -258,25 +272,76 @@ def _finished(job: TrainingJob) -> None:
 
 
 def _my_models() -> None:
-    st.subheader("This session's models", anchor=False)
+    st.subheader("Your models", anchor=False)
+    for notice in session.notices():
+        st.warning(resources.plain(notice, 400))
     upload = st.file_uploader("Upload a model: a .zip with config.json and model.safetensors (as downloaded "
                               "here). Pickles (.pt, .pkl) are refused: loading one can run code.",
                               type=["zip"], key="do_upload_model",
                               max_upload_size=checkpoint.MAX_UPLOAD_BYTES // MiB)
     if upload is not None:
         _accept_model(upload)
-    entries = session.models()
-    if not entries:
-        st.caption("Models you train or upload appear here, and in the other pages' pickers, for this session.")
+    _workspace_caption()
+    entries, problems = session.listing()
+    for problem in problems:
+        st.warning(resources.plain(problem, 400))
+    shares = session.share_tokens()
     for entry in entries:
-        left, right = st.columns([4, 1])
+        left, share, download, delete = st.columns([4, 1, 1.4, 1])
         left.markdown(f"**{entry.name}**: {resources.plain(entry.description)}")
-        right.download_button("Download .zip", data=_zip(entry.path), file_name=f"{entry.name}.zip",
-                              mime="application/zip", key=f"do_download_{entry.name}")
+        if share.button("Share", key=f"do_share_{entry.name}", help="A read-only link to this model alone"):
+            shares[entry.name] = session.share(entry.name)
+        download.download_button("Download", data=_zip(entry.path, _changed(entry.path)),
+                                 file_name=f"{entry.name}.zip", mime="application/zip",
+                                 key=f"do_download_{entry.name}")
+        if delete.button("Delete", key=f"do_delete_{entry.name}"):
+            session.remove(entry.name)
+            st.rerun()
+        if entry.name in shares:
+            st.caption(f"Read-only link to {entry.name}: whoever opens it can explore and download this model "
+                       "(not change it, nor see your other models).")
+            st.code(_share_link(shares[entry.name], entry.name), language=None)
+    shared = session.shared_models()
+    if shared:
+        st.markdown("**Shared with you** (read-only, in the other pages' pickers for this session):")
+    for entry in shared:
+        st.markdown(f"**{entry.name}**: {resources.plain(entry.description)}")
+
+
+def _workspace_caption() -> None:
+    """Where the models are kept, for how long, and how many fit."""
+    limits = session.store().limits
+    opened = session.workspace()
+    if opened is None:
+        st.caption("Models you train or upload go to a workspace of your own, named by a key that is then added "
+                   "to this page's address (ws=...): bookmark that address to come back to them. "
+                   + limits.sentence())
+        return
+    count, size = opened.usage()
+    st.caption(f"Your workspace holds {count} of its {limits.max_models} models and {human_size(size)} of its "
+               f"{human_size(limits.max_bytes)} (models and uploaded data together); a workspace "
+               f"{limits.pruning()} Its key is in this page's address (ws=...): "
+               "bookmark the address to come back to your models, and keep it to yourself, since anyone with it can "
+               "add and delete models here. To share one model, use its Share button: that link is read-only.")
+
+
+def _share_link(token: str, name: str) -> str:
+    """The explorer's address with the model's share token, on the address the user sees when known."""
+    here = str(st.context.url or "").split("?")[0].rstrip("/")
+    base = here.removesuffix(f"/{PAGE.url_path}") if here.endswith(f"/{PAGE.url_path}") else ""
+    return f"{base}/{EXPLORER.url_path}?share={token}&models={name}"
+
+
+def _changed(path: str) -> int:
+    try:
+        return (Path(path) / checkpoint.CONFIG_NAME).stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _zip(path: str) -> bytes:
+def _zip(path: str, changed: int) -> bytes:
+    """A model folder's zip (``changed``, its config's time, keys a model saved again at the same path)."""
     return checkpoint.export_zip(path)
 
 
@@ -284,13 +349,15 @@ def _accept_model(upload) -> None:
     done = st.session_state.setdefault("tr_model_uploads", {})
     if upload.file_id in done:
         return
-    name = session.unique_name(upload.name.rsplit(".", 1)[0])
-    folder = session.session_dir() / "models" / name
+    folder = None
     try:
+        session.workspace(create=True).check_room(upload.size)
+        name = session.unique_name(upload.name.rsplit(".", 1)[0])
+        folder = session.session_dir() / "models" / name
         loaded = checkpoint.import_model(upload.getvalue(), folder)
         entry, note = session.add_upload(loaded)
     except AelabError as exc:
-        if folder.is_dir():  # installed, but it cannot be shown: nothing of it stays
+        if folder is not None and folder.is_dir():  # installed, but it cannot be shown: nothing of it stays
             shutil.rmtree(folder, ignore_errors=True)
         st.error(f"{resources.plain(upload.name, 80)} was not loaded: {resources.plain(str(exc), 600)}")
         done[upload.file_id] = None

@@ -12,7 +12,7 @@ import streamlit as st
 import torch
 
 from aelab import explore, metrics, regularity
-from aelab.app import measured, payload, resources
+from aelab.app import measured, payload, resources, session
 from aelab.app.components.latent_map import latent_map, new_report
 from aelab.app.maps import ModelMap, model_map
 from aelab.app.pages import Page
@@ -38,7 +38,7 @@ def render() -> None:
                         format_func=lambda m: {"shipped": "the shipped pair",
                                                "any": "choose any two (your trained or uploaded ones too)"}[m])
         pair = _choose_pair(shipped) if mode == "shipped" else _choose_any({e.name: e for e in
-                                                                             resources.available_models()})
+                                                                             session.available_models()})
     except AelabError as exc:
         st.error(f"The models could not be read: {resources.plain(str(exc), 600)}")
         return
@@ -105,11 +105,12 @@ def _beta(entry: resources.ModelEntry) -> float:
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _hole_grid(path: str, spec: str, bounds: tuple[float, float, float, float]) -> dict:
+def _hole_grid(path: str, spec: str, bounds: tuple[float, float, float, float]) -> payload.Shared:
+    """The hole map over ``bounds``, as a part of the map's data sent once (its field "holes")."""
     reference = regularity.posterior_codes(resources.load_model(path).model, resources.load_data(spec).train.images)
     grid = regularity.hole_map(reference, bounds[:2], bounds[2:])
-    return {"grid": payload.b64(grid), "resolution": int(grid.shape[0]),
-            "x_range": list(bounds[:2]), "y_range": list(bounds[2:])}
+    return payload.shared({"holes": {"grid": payload.b64(grid), "resolution": int(grid.shape[0]),
+                                     "x_range": list(bounds[:2]), "y_range": list(bounds[2:])}})
 
 
 def _maps(ae: ModelMap, vae: ModelMap) -> None:
@@ -142,9 +143,10 @@ def _maps(ae: ModelMap, vae: ModelMap) -> None:
             dynamic = {"probe": list(probe), "view": bounds, "show_manifold": False, "show_sigma": False,
                        "prior": m.static["prior"], "segment": None, "link": {"group": "compare", "follow": "digits"},
                        "server": payload.server_image(probe, image)}
+            parts = (m.shared,)
             if show_holes and m.method == "latent":
-                dynamic["holes"] = _hole_grid(m.entry.path, m.entry.data, _padded(bounds))
-            latent_map(key, m.static | dynamic)
+                parts += (_hole_grid(m.entry.path, m.entry.data, _padded(bounds)),)
+            latent_map(key, dynamic, parts)
             st.caption(_digit_caption(m, digits.get(key), probe))
             _neighbourhood(m, probe)
 

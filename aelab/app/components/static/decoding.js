@@ -3,7 +3,7 @@
 // The payload's arrays arrive as base64 float32. MlpDecoder runs the model's decoder
 // exactly as torch does (Linear, ReLU, ..., Linear, sigmoid); Inverse turns a map
 // position into a latent code (identity, PCA's linear inverse, or a UMAP grid).
-// aelab/app/latent_map.py joins this file and latent_map.js into one module.
+// aelab/app/components/latent_map.py joins this file, latent_map.js and latent_map_data.js into one module.
 
 export function b64ToFloat32(text) {
   const bin = atob(text);

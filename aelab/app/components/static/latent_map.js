@@ -1,6 +1,7 @@
 // aelab latent map, part 2: a canvas of latent codes with a probe the user drags.
 //
-// The decoder's weights arrive once per model, so while the probe moves the browser
+// The decoder's weights arrive once per model (in a data element of their own, which Streamlit
+// sends once and then refers to by hash), so while the probe moves the browser
 // decodes it itself (no server round trip per mouse move). On release the probe's
 // position goes back to Python, which decodes it exactly and stays the source of truth:
 // its image replaces the browser's once it arrives. A model whose decoder the browser
@@ -94,6 +95,7 @@ class LatentMap {
     this.on(this.canvas, "wheel", (e) => this.wheel(e), { passive: false });
     this.on(window, "aelab-probe", (e) => this.linkedProbe(e.detail));
     this.on(window, "aelab-settled", (e) => this.settle(e.detail));
+    this.on(window, SHARED_EVENT, () => this.pending && this.receive(this.pending.dynamic, this.pending.setStateValue));
     this.resizeObserver = new ResizeObserver(() => this.invalidate(true));
     this.resizeObserver.observe(this.canvas);
     (window.__aelabMaps ||= []).push(this);
@@ -110,6 +112,19 @@ class LatentMap {
     this.resizeObserver.disconnect();
     window.__aelabMaps = (window.__aelabMaps || []).filter((m) => m !== this);
     this.root.parentElement?.remove();
+  }
+
+  // The page's small per-run payload names the shared parts (points, decoder, hole map) that
+  // arrived once in the map's data elements; the map draws their union. A part not here yet
+  // (its element's module still loading) is waited for.
+  receive(dynamic, setStateValue) {
+    const parts = (dynamic.shared || []).map((id) => sharedPart(id));
+    if (parts.some((part) => !part)) {
+      this.pending = { dynamic, setStateValue };
+      return;
+    }
+    this.pending = null;
+    this.update(Object.assign({}, ...parts, dynamic), setStateValue);
   }
 
   // Take a new payload from Python; heavy parts are rebuilt only when they change.
@@ -231,6 +246,7 @@ class LatentMap {
   // ---- pointer interaction ---------------------------------------------------------------
 
   pointerDown(event) {
+    if (!this.data) return;  // nothing drawn yet
     const [x, y, sx, sy] = this.toWorld(event);
     const [px, py] = this.toScreen(this.probe.x, this.probe.y);
     const dpr = window.devicePixelRatio || 1;
@@ -244,6 +260,7 @@ class LatentMap {
   }
 
   pointerMove(event) {
+    if (!this.data) return;
     const [x, y, sx, sy] = this.toWorld(event);
     if (!this.drag) {
       this.hover(sx, sy);
@@ -283,6 +300,7 @@ class LatentMap {
 
   wheel(event) {
     event.preventDefault();
+    if (!this.data) return;
     const [x, y] = this.toWorld(event);
     const factor = Math.exp(-event.deltaY * 0.0015);
     const { cx, cy, scale } = this.view;
@@ -604,12 +622,14 @@ class LatentMap {
   hideTooltip() { this.tooltip.style.display = "none"; }
 }
 
-// ---- Streamlit entry point --------------------------------------------------------------
+// ---- mounting ------------------------------------------------------------------------------
+// The map element's own module (latent_map_mount.js) calls this once the module carrying this
+// code (the map's data element, latent_map_data.js) has run: see latent_map.py.
 
-export default function (component) {
+function mountMap(component) {
   const { data, setStateValue, parentElement } = component;
   parentElement.__aelabMap ||= new LatentMap(parentElement);
-  parentElement.__aelabMap.update(data, setStateValue);
+  parentElement.__aelabMap.receive(data, setStateValue);
   return () => {
     // Streamlit calls this when the component unmounts or before re-running this function
     // with new data; keep the instance for the next call, tear it down only when detached.
