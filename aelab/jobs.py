@@ -20,6 +20,12 @@ How the pieces travel, and why:
   no directory polling and no cleanup; messages arrive in order and stay small (about 8 kB
   per epoch). Progress files would survive a server restart, a queue does not: a job whose
   server died is not resumed, and its folder holds either a whole model or nothing.
+- Records: a job submitted with a ``records`` folder has a small JSON record there
+  (``<id>.json``: what it trains, its status, the epoch reached, and the server's host, pid and
+  boot id), written atomically when it is queued, starts and ends, and every
+  :data:`HEARTBEAT_S` while it is unfinished. A server killed mid-run leaves a record still
+  "queued" or "running"; :func:`records` finds it on the next start (its server's process is
+  gone, or the record went :data:`STALE_S` without a heartbeat) and marks it "interrupted".
 - Stop: one ``distributed.Event`` per job, read by the worker's ``on_batch`` callback at most
   every 0.2 s (each read is a round trip to the scheduler; a small model's batch takes a
   millisecond). A stopped run saves its best epoch so far, as ``fit`` always does.
@@ -42,6 +48,8 @@ import json
 import logging
 import math
 import os
+import re
+import socket
 import threading
 import time
 import uuid
@@ -52,6 +60,7 @@ from typing import Any
 import numpy as np
 
 from . import data, explore
+from ._files import atomic_write_json
 from .errors import AelabError
 from .projection import PCAProjection
 from .runs import train_and_save
@@ -61,6 +70,13 @@ MAX_QUEUED = 3  # per owner, beside its running job
 GRACE_S = float(os.environ.get("AELAB_JOB_GRACE_S", "60"))  # unpolled this long: its tab is gone
 STOP_CHECK_S, BATCH_REPORT_S = 0.2, 0.5
 DONE = ("completed", "early_stopping", "stopped", "diverged", "failed", "cancelled")
+ACTIVE = ("queued", "running")
+SERVER = {"host": socket.gethostname(), "pid": os.getpid(), "boot": uuid.uuid4().hex[:12]}  # this process
+HEARTBEAT_S = 10.0  # an unfinished job's record is rewritten this often by its server
+STALE_S = 60.0  # a record of an unfinished job untouched this long: its server stopped
+_RECORD_ID = re.compile(r"[0-9a-f]{12}")
+_MAX_RECORD_BYTES = 64 * 1024
+_log = logging.getLogger(__name__)
 
 
 class QueueFull(AelabError):
@@ -163,6 +179,9 @@ class Job:
     spec: JobSpec
     owner: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    tag: str = ""  # what submitted it (e.g. the page), so a new session of the same owner can find it
+    records: Path | None = None  # the folder of its record, when it keeps one (see :func:`records`)
+    submitted: float = field(default_factory=time.time)
     status: str = "queued"
     message: str = ""
     info: dict[str, Any] | None = None
@@ -242,6 +261,7 @@ class Job:
             self.status, self.started, self.position, self.expected_start = "running", time.monotonic(), None, None
             self.worker, self.pid = message.get("worker", ""), message["pid"]
             self.snapshot_labels = np.asarray(message["labels"], int)
+            self.write_record()
         elif message["type"] == "batch":
             self.progress = tuple(message["progress"])
         elif message["type"] == "epoch":
@@ -254,6 +274,23 @@ class Job:
     def end(self, outcome: dict[str, Any]) -> None:
         self.info, self.message = outcome.get("info"), outcome.get("message", "")
         self.status, self.finished = outcome["status"], time.monotonic()
+        self.write_record()
+
+    def record(self) -> dict[str, Any]:
+        """What its record says: what it trains, where it stands, and which server follows it."""
+        return {"id": self.id, "name": self.out.name, "kind": self.spec.kind, "tag": self.tag,
+                "data": self.spec.data_name or self.spec.data.split(":")[0], "epochs": self.config.epochs,
+                "epoch": len(self.history), "status": self.status, "message": self.message[:500],
+                "kept": self.info is not None, "submitted": self.submitted, "server": SERVER}
+
+    def write_record(self) -> None:
+        """Write its record (atomically) when it keeps one; a failed write is logged, the job goes on."""
+        if self.records is None:
+            return
+        try:
+            atomic_write_json(Path(self.records) / f"{self.id}.json", self.record())
+        except OSError:
+            _log.exception("aelab: could not write the record of job %s", self.id)
 
 
 def train_now(spec: JobSpec) -> Job:
@@ -274,6 +311,7 @@ class Engine:
         self._jobs: list[Job] = []  # in submission order
         self._pace: dict[str, float] = {}  # seconds per epoch, by data spec, from the latest epoch seen
         self._lock, self._closed = threading.RLock(), threading.Event()
+        self._beat = time.monotonic()
         self.slots = self._count_slots()
         self._thread = threading.Thread(target=self._loop, name="aelab-jobs", daemon=True)
         self._thread.start()
@@ -301,22 +339,26 @@ class Engine:
             return cls(Client(address), **kwargs)
         return cls.local(int(os.environ.get("AELAB_WORKERS", "0")) or None, **kwargs)
 
-    def submit(self, spec: JobSpec, owner: str) -> Job:
-        """Queue ``spec`` for ``owner``; QueueFull when it already has a job running and enough waiting."""
+    def submit(self, spec: JobSpec, owner: str, *, tag: str = "", records: Path | None = None) -> Job:
+        """Queue ``spec`` for ``owner``; QueueFull when it already has a job running and enough waiting.
+
+        ``tag`` says what submitted it (see :meth:`jobs`); with ``records``, the job keeps its record
+        in that folder (see :func:`records`)."""
         with self._lock:
             mine = self.jobs(owner)
             if len(mine) > self.max_queued:
                 raise QueueFull(f"this session already has {len(mine)} trainings running or waiting, the most it "
                                 f"may have (one trains, {self.max_queued} wait); stop one or wait for one to finish")
-            job = Job(spec, owner, _engine=self)
+            job = Job(spec, owner, tag=tag, records=records, _engine=self)
+            job.write_record()
             self._jobs.append(job)
             self._dispatch()
             self._estimate(time.monotonic())
         return job
 
-    def jobs(self, owner: str) -> list[Job]:
-        """The owner's unfinished jobs, oldest first."""
-        return [j for j in self._jobs if j.owner == owner and j.active]
+    def jobs(self, owner: str, tag: str | None = None) -> list[Job]:
+        """The owner's unfinished jobs (those submitted with ``tag``, when given), oldest first."""
+        return [j for j in self._jobs if j.owner == owner and j.active and tag in (None, j.tag)]
 
     def stop(self, job: Job) -> None:
         """Stop a running job (its best epoch so far is saved) or cancel a queued one."""
@@ -379,6 +421,10 @@ class Engine:
                 logging.getLogger(__name__).exception("aelab job engine")
 
     def _step(self, now: float) -> None:
+        if now - self._beat >= HEARTBEAT_S:  # the records say this server still follows its jobs
+            self._beat = now
+            for job in (j for j in self._jobs if j.active):
+                job.write_record()
         self._drain()
         for job in [j for j in self._jobs if j._future is not None and j._future.done()]:
             self._drain()  # the task put its last messages before it returned
@@ -441,3 +487,73 @@ def _failure(exc: BaseException | None) -> str:
         return ("the worker process training it stopped (killed, or out of memory) before the run ended, so "
                 "nothing was saved; the jobs after it go on")
     return f"training failed: {exc}"
+
+
+# ---- records that outlive the server -------------------------------------------------------------
+
+
+def records(folder: str | Path, now: float | None = None) -> list[dict[str, Any]]:
+    """The job records in ``folder``, oldest first; an unfinished job's whose server has stopped is
+    marked "interrupted" first (written back, so this happens once).
+
+    A server has stopped when its process is gone from this host, or when the record has gone
+    :data:`STALE_S` without a heartbeat (a server on another host, or a pid used again). Records
+    that are damaged or not aelab's are left out.
+    """
+    now = time.time() if now is None else now
+    found = []
+    for path in sorted(Path(folder).glob("*.json")) if Path(folder).is_dir() else []:
+        record = _read(path)
+        if record is None:
+            continue
+        if record["status"] in ACTIVE and _server_gone(record["server"], path, now):
+            record |= {"status": "interrupted", "was": record["status"], "interrupted": now,
+                       "message": f"the server stopped while it was {record['status']}"}
+            try:
+                atomic_write_json(path, record)
+            except OSError:
+                _log.exception("aelab: could not mark job %s interrupted", record["id"])
+        found.append(record)
+    return sorted(found, key=lambda r: r["submitted"])
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    """A job record written by :meth:`Job.write_record`, or None when it is not one."""
+    try:
+        with path.open("rb") as f:
+            raw = f.read(_MAX_RECORD_BYTES + 1)
+        record = json.loads(raw) if len(raw) <= _MAX_RECORD_BYTES else None
+    except (OSError, ValueError, RecursionError):
+        return None
+    valid = (isinstance(record, dict) and isinstance(record.get("id"), str) and _RECORD_ID.fullmatch(record["id"])
+             and path.name == f"{record['id']}.json" and isinstance(record.get("name"), str)
+             and isinstance(record.get("status"), str) and isinstance(record.get("server"), dict)
+             and isinstance(record.get("submitted"), int | float) and isinstance(record.get("epochs"), int)
+             and isinstance(record.get("epoch", 0), int))
+    return record if valid else None
+
+
+def _server_gone(server: dict[str, Any], path: Path, now: float) -> bool:
+    if server.get("boot") == SERVER["boot"]:
+        return False  # this process: it follows its jobs
+    pid = server.get("pid")
+    if server.get("host") == SERVER["host"] and isinstance(pid, int) and pid > 0 and not _alive(pid):
+        return True
+    try:
+        return now - path.stat().st_mtime > STALE_S
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host (a zombie, killed but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

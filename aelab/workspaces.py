@@ -14,6 +14,8 @@ several app replicas share it by pointing at one shared folder::
     workspaces/<key>/models/<name>/     config.json + model.safetensors, saved atomically
                     /entries/<name>.json what the pickers show; written last, so a model is listed once complete
                     /data/               uploaded data sets
+                    /jobs/<id>.json      a training run's record (aelab.jobs), kept while it runs and,
+                                         when its server stopped mid-run, until its note is dismissed
                     /touched             its time is the workspace's last use
     shares/<key>.json                    {"workspace": <key>, "model": <name>}
 
@@ -34,7 +36,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import checkpoint, data
+from . import checkpoint, data, jobs
 from ._files import MiB, atomic_write, atomic_write_json, clean_leftovers, human_size, scrub
 from .errors import AelabError
 from .models import REGISTRY
@@ -45,6 +47,8 @@ _KEY = re.compile(r"[0-9a-f]{64}")  # a workspace's or share's folder/file name:
 TOUCH_EVERY_S = 3600  # a workspace's last use is recorded at most this often
 PRUNE_EVERY_S = 3600  # the store is swept for unused workspaces at most this often
 _MAX_RECORD_BYTES = 64 * 1024  # an entry or share record is a few hundred bytes
+RUN_NOTE_DAYS = 7.0  # an interrupted run is mentioned this long, unless its note is dismissed first
+_RUN_ID = re.compile(r"[0-9a-f]{12}")
 _log = logging.getLogger("aelab")
 
 
@@ -184,7 +188,7 @@ class Store:
                 shutil.rmtree(folder, ignore_errors=True)
                 removed.append(folder)
             else:
-                for part in ("models", "entries", "data"):
+                for part in ("models", "entries", "data", "jobs"):
                     clean_leftovers(folder / part)
         for record in _children(self.root / "shares"):
             target = _read_record(record)
@@ -213,6 +217,7 @@ class Workspace:
     def __init__(self, store: Store, token: str | None, folder: Path):
         self.store, self.token, self.folder = store, token, folder
         self.models_dir, self.entries_dir, self.data_dir = folder / "models", folder / "entries", folder / "data"
+        self.jobs_dir = folder / "jobs"
 
     def touch(self) -> None:
         """Record a use (at most once every TOUCH_EVERY_S seconds), so pruning keeps the workspace."""
@@ -309,6 +314,63 @@ class Workspace:
         """Every name used here: models (listed, deleted or damaged) and folders (a save in progress)."""
         return {p.name for p in _children(self.models_dir)} | {p.name.removesuffix(".json")
                                                                 for p in _children(self.entries_dir)}
+
+    def runs(self, now: float | None = None) -> list[dict]:
+        """This workspace's training runs worth a word, oldest first: the unfinished ones and those
+        interrupted by a server that stopped (see :func:`aelab.jobs.records`), each its record.
+
+        On the way, a model a finished or interrupted run saved is listed if its page never listed
+        it (its tab was closed, or its server stopped between the save and the listing); an
+        interrupted record's ``kept`` then says whether a model of it is listed. Finished runs'
+        records are removed, and interrupted ones after :data:`RUN_NOTE_DAYS`.
+        """
+        if self.token is None:
+            return []
+        now = time.time() if now is None else now
+        shown = []
+        for record in jobs.records(self.jobs_dir, now):
+            path = self.jobs_dir / f"{record['id']}.json"
+            if record["status"] in jobs.ACTIVE:
+                shown.append(record)
+            elif record["status"] != "interrupted":  # ended with its server running: nothing left to say
+                if record.get("kept"):
+                    self._list_trained(record["name"])
+                path.unlink(missing_ok=True)
+            elif now - float(record.get("interrupted", now) or now) > RUN_NOTE_DAYS * 86400:
+                path.unlink(missing_ok=True)
+            else:
+                if not record.get("kept") and self._list_trained(record["name"]):  # saved before, or after
+                    record["kept"] = True
+                    atomic_write_json(path, record)
+                shown.append(record)
+        return shown
+
+    def dismiss_run(self, run_id: str) -> None:
+        """Forget an interrupted run's record (its note is no longer shown)."""
+        self._own()
+        if isinstance(run_id, str) and _RUN_ID.fullmatch(run_id) and any(
+                r["id"] == run_id and r["status"] == "interrupted" for r in jobs.records(self.jobs_dir)):
+            (self.jobs_dir / f"{run_id}.json").unlink(missing_ok=True)
+
+    def _list_trained(self, name: str) -> bool:
+        """Whether the model a run saved as ``name`` is listed, listing it if it is complete and its
+        page did not; a deleted name stays deleted."""
+        if not NAME.fullmatch(name):
+            return False
+        if (self.entries_dir / f"{name}.json").exists():
+            return self._entry(name)[0] is not None
+        folder = self.models_dir / name
+        if _damage(folder):
+            return False
+        try:
+            info = checkpoint.read_config(folder)
+            description = info.get("description") if isinstance(info.get("description"), str) else name
+            self.add(folder, info["kind"], int(info["model"]["latent_dim"]), str(info["data"]["spec"]),
+                     f"{description} (trained here)")
+        except (AelabError, KeyError, TypeError, ValueError) as exc:
+            _log.warning("aelab: a trained model %s could not be listed: %s", name, exc)
+            return False
+        return True
 
     def _own(self) -> None:
         if self.token is None:

@@ -48,8 +48,10 @@ def _running(engine, tmp_path, owner: str) -> jobs.Job:
 
 
 def test_a_job_reports_progress_and_saves_its_model(engine, tmp_path):
-    job = engine.submit(_spec(tmp_path, "first", epochs=4), "alice")
+    job = engine.submit(_spec(tmp_path, "first", epochs=4), "alice", tag="train", records=tmp_path / "jobs")
     assert job.status == "queued" and job.position == 1
+    [record] = jobs.records(tmp_path / "jobs")  # kept beside the models, so a restarted server knows of it
+    assert (record["id"], record["name"], record["tag"], record["server"]) == (job.id, "first", "train", jobs.SERVER)
     seen = set()
     while job.active:
         seen.add(job.status)
@@ -63,10 +65,13 @@ def test_a_job_reports_progress_and_saves_its_model(engine, tmp_path):
     saved = checkpoint.load(job.out)  # trained in another process, into the folder it was given
     assert saved.info["training"]["epochs"] == 4 and job.description == saved.info["description"]
     assert "4 epochs on digits" in job.description
+    [record] = jobs.records(tmp_path / "jobs")
+    assert (record["status"], record["kept"], record["epochs"]) == ("completed", True, 4)
 
 
 def test_a_stopped_job_keeps_its_best_epoch_so_far(engine, tmp_path):
     job = _running(engine, tmp_path, "bob")
+    assert engine.jobs("bob") == engine.jobs("bob", tag="") == [job] and engine.jobs("bob", tag="train") == []
     job.stop()
     assert job.stopping
     job.join(30)

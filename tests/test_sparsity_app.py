@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import io
+
+import numpy as np
 from apptest_pages import assert_ok, open_page
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from aelab import pretrained
+from aelab.app import labkit
 
 PAGE = "aelab/app/pages/sparsity.py"
 
@@ -109,3 +115,12 @@ def test_a_link_to_a_setting_without_a_model_says_so_and_shows_the_nearest():
     assert any("link's 0.5" in i.value and "nearest, 0.3" in i.value for i in at.info)
     at.select_slider(key="sp_weight").set_value(1.0).run()
     assert not any("link's" in i.value for i in at.info)  # said once, when the link is read
+
+
+def test_the_feature_grid_png_keeps_the_diverging_colours():
+    """The palette PNG of the feature grid is within one unit per channel of labkit.diverging's colours."""
+    grid = np.random.default_rng(0).uniform(-1.2, 1.2, (60, 90))
+    grid[::7] = np.nan
+    png = base64.b64decode(labkit.diverging_png_uri(grid).split(",", 1)[1])
+    shown = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    assert np.abs(shown - labkit.diverging(grid, scale=1).astype(int)).max() <= 1

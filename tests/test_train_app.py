@@ -294,3 +294,54 @@ def test_a_queued_run_shows_its_place_and_can_be_cancelled(at, tmp_path):
     finally:
         for blocker in blockers:
             blocker.stop()
+
+
+# ---- a reload finds its run (issue 12) -----------------------------------------------------------
+
+
+def _reload(page: str, token: str) -> AppTest:
+    """A new browser session on ``page`` with the workspace link, as a reload makes."""
+    again = AppTest.from_file(APP, default_timeout=120)
+    again.query_params["ws"] = token
+    again.run()
+    return again.switch_page(page).run()
+
+
+def test_a_reload_shows_the_run_still_training_and_can_stop_it(at):
+    """Issue 12: a reload made a new session that had lost its run: the page offered a new training while
+    the old one went on unseen, and its model was never listed."""
+    at.radio(key="tr_data").set_value("digits").run()
+    at.slider(key="tr_epochs").set_value(200).run()
+    at.button(key="do_train").click().run()
+    job = at.session_state["train_job"]
+    while job.active and not job.history:
+        job.join(0.05)
+    again = _reload(PAGE, at.query_params["ws"])
+    assert not again.exception and again.session_state["train_job"] is job
+    assert any(f"Training {job.out.name}: epoch" in p.proto.text for p in again.get("progress"))
+    assert not any(b.key == "do_train" for b in again.button)  # the live run, not a new form
+    again.button(key="do_stop").click().run()
+    job.join(60)
+    again.run()
+    assert job.status == "stopped" and not again.exception
+    assert any(f"Trained {job.out.name} (stopped early" in s.value for s in again.success)
+    assert [e.name for e in again.session_state["session_models"]] == [job.out.name]
+
+
+def test_a_reload_shows_a_labs_run_still_training(at):
+    """The labs' one-click training is found again too, by the page that started it."""
+    from aelab import jobs, workspaces
+    from aelab.app import labkit
+
+    workspace = workspaces.Store().create()
+    spec = jobs.JobSpec("dae", {"hidden": [16], "latent_dim": 16}, "digits", TrainConfig(epochs=500),
+                        workspace.models_dir / "dae-lab")
+    job = labkit.engine().submit(spec, str(workspace.folder), tag="dn_job", records=workspace.jobs_dir)
+    try:
+        lab = _reload("aelab/app/pages/denoising.py", workspace.token)
+        assert not lab.exception and lab.session_state["dn_job"] is job
+        assert any("dae-lab" in p.proto.text for p in lab.get("progress"))
+        assert "train_job" not in _reload(PAGE, workspace.token).session_state  # the Train page's own runs only
+    finally:
+        job.stop()
+        job.join(60)

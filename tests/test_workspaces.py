@@ -197,3 +197,75 @@ def test_opening_a_workspace_or_its_shared_model_counts_as_a_use(tmp_path):
     store.open_share(token)  # the class opened the teacher's link
     assert store.prune() == []
     assert json.loads((workspace.entries_dir / "m.json").read_text())["share"] == token
+
+
+# ---- training runs' records (aelab.jobs) ---------------------------------------------------------
+
+
+def _run_record(workspace: workspaces.Workspace, name: str, status: str = "running", **server) -> Path:
+    """A job's record as its server wrote it, that server's host/pid/boot replaced by ``server``."""
+    from aelab import jobs
+    from aelab.train import TrainConfig
+
+    job = jobs.Job(jobs.JobSpec("ae", {"latent_dim": 2}, "digits", TrainConfig(epochs=50), workspace.models_dir / name),
+                   "owner", tag="train", records=workspace.jobs_dir, status=status)
+    job.write_record()
+    path = workspace.jobs_dir / f"{job.id}.json"
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps(record | {"server": record["server"] | server}))
+    return path
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_run_whose_server_died_is_marked_interrupted_once_and_can_be_dismissed(store):
+    from aelab import jobs
+
+    workspace = store.create()
+    dead = _run_record(workspace, "dead", pid=_dead_pid(), boot="0" * 12)
+    alive = _run_record(workspace, "mine")  # this process's own
+    far = _run_record(workspace, "far", "queued", host="elsewhere", boot="1" * 12)
+    stale = _run_record(workspace, "stale", host="elsewhere", boot="2" * 12)
+    hour_ago = time.time() - 3600
+    os.utime(stale, (hour_ago, hour_ago))  # its server stopped writing heartbeats
+    runs = {r["name"]: r for r in workspace.runs()}
+    assert {n: r["status"] for n, r in runs.items()} == {"dead": "interrupted", "mine": "running",
+                                                          "far": "queued", "stale": "interrupted"}
+    assert runs["dead"]["was"] == "running" and not runs["dead"]["kept"]
+    assert json.loads(dead.read_text())["status"] == "interrupted"  # written back: said once, kept until dismissed
+    assert json.loads(alive.read_text())["server"] == jobs.SERVER and far.exists()
+    with pytest.raises(WorkspaceError, match="read-only"):
+        workspaces.Workspace(store, None, workspace.folder).dismiss_run(runs["dead"]["id"])
+    workspace.dismiss_run(runs["mine"]["id"])  # an unfinished run is not dismissed
+    workspace.dismiss_run(runs["dead"]["id"])
+    assert not dead.exists() and alive.exists()
+    later = [r["name"] for r in workspace.runs(now=time.time() + 8 * 86400) if r["status"] == "interrupted"]
+    assert later == ["far"]  # "stale"'s note is a week old and gone; "far" sent no heartbeat for a week
+
+
+def test_a_model_saved_by_a_run_nobody_watched_is_listed_and_a_deleted_one_stays_deleted(store):
+    workspace = store.create()
+    done = _run_record(workspace, "closed-tab", "completed")
+    record = json.loads(done.read_text())
+    done.write_text(json.dumps(record | {"kept": True}))
+    torch.manual_seed(0)
+    checkpoint.save(models.build("ae", image_shape=(8, 8), latent_dim=2, hidden=[16]),
+                    workspace.models_dir / "closed-tab", {"data": {"spec": "digits"}, "description": "a tiny AE"})
+    saved_late = _run_record(workspace, "late", pid=_dead_pid(), boot="0" * 12)  # saved, its server gone
+    checkpoint.save(models.build("ae", image_shape=(8, 8), latent_dim=2, hidden=[16]),
+                    workspace.models_dir / "late", {"data": {"spec": "digits"}})
+    runs = workspace.runs()
+    assert not done.exists() and [(r["name"], r["kept"]) for r in runs] == [("late", True)]
+    found = {m.name: m for m in workspace.models()[0]}
+    assert set(found) == {"closed-tab", "late"} and found["closed-tab"].description == "a tiny AE (trained here)"
+    workspace.remove("late")
+    saved_late.write_text(json.dumps(json.loads(saved_late.read_text()) | {"kept": False}))
+    workspace.runs()
+    assert [m.name for m in workspace.models()[0]] == ["closed-tab"]  # deleted stays deleted

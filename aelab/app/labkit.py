@@ -34,6 +34,13 @@ def png_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """A uint8 image (H, W) or (H, W, 3) as PNG bytes, for st.image (which then stores them as they are)."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels, np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def rgb_png_uri(rgb: np.ndarray) -> str:
     """An RGB image (H, W, 3) of uint8 as a PNG data URI."""
     buffer = io.BytesIO()
@@ -65,6 +72,13 @@ def digit_table(rows: Sequence[Row], key: str, px: int = DIGIT_PX) -> None:
 
     One image per row, not per digit: the browser decodes a handful of PNGs per slider move.
     """
+    st.html(table_html(tuple(rows), key, px))
+
+
+@st.cache_data(show_spinner=False, max_entries=2048)
+def table_html(rows: tuple[Row, ...], key: str, px: int = DIGIT_PX) -> str:
+    """The digit table's HTML, cached on its rows' content (images by their bytes), so a rerun that shows
+    the same digits neither encodes their PNGs again nor makes an element that differs from the last one."""
     body = []
     for row in rows:
         n, h, w = row.images.shape
@@ -78,7 +92,7 @@ def digit_table(rows: Sequence[Row], key: str, px: int = DIGIT_PX) -> None:
             f'alt="{html.escape(row.label)}: {n} image{"s" if n != 1 else ""}">'
             + (f'<div class="cap" style="grid-template-columns: repeat({n}, {px}px); column-gap: {scale:.0f}px">'
                f"{captions}</div>" if row.captions else "") + "</td></tr>")
-    st.html(f'<div class="aelab-digits" data-table="{html.escape(key)}"><table>{"".join(body)}</table></div>'
+    return (f'<div class="aelab-digits" data-table="{html.escape(key)}"><table>{"".join(body)}</table></div>'
             f"<style>{_TABLE_CSS}</style>")
 
 
@@ -135,9 +149,10 @@ CLOSED_TAB = (f"Training runs on the server's worker processes, one session's ru
               "waiting runs are cancelled.")
 
 
-def submit(spec: jobs.JobSpec) -> jobs.Job:
-    """Queue ``spec`` as this session's job (QueueFull when it already has enough)."""
-    return engine().submit(spec, owner=str(session.session_dir()))
+def submit(spec: jobs.JobSpec, tag: str) -> jobs.Job:
+    """Queue ``spec`` as this workspace's job, submitted by ``tag`` (the page's own name for it), with its
+    record in the workspace (QueueFull when it already has enough)."""
+    return engine().submit(spec, owner=str(session.session_dir()), tag=tag, records=session.jobs_dir())
 
 
 def start_training(job_key: str, kind: str, settings: dict, name: str, config: TrainConfig) -> None:
@@ -146,7 +161,8 @@ def start_training(job_key: str, kind: str, settings: dict, name: str, config: T
         splits = resources.load_data("mnist5k", config.seed)
         check_size(kind, image_shape=splits.train.image_shape, **settings)
         folder = session.session_dir() / "models" / session.unique_name(name)
-        st.session_state[job_key] = submit(jobs.JobSpec(kind, settings, "mnist5k", config, folder, "mnist5k"))
+        st.session_state[job_key] = submit(jobs.JobSpec(kind, settings, "mnist5k", config, folder, "mnist5k"),
+                                           job_key)
     except jobs.QueueFull as exc:
         st.session_state[f"{job_key}_note"] = f"Not started: {resources.plain(str(exc), 300)}."
     except AelabError as exc:
@@ -164,6 +180,10 @@ def training_status(job_key: str, on_done=None) -> None:
     if note:
         st.warning(note)
     job = st.session_state.get(job_key)
+    if job is None and f"{job_key}_looked" not in st.session_state:  # a reload: its run may still be going
+        st.session_state[f"{job_key}_looked"] = True
+        if (job := session.live_job(engine, job_key)) is not None:
+            st.session_state[job_key] = job
     if job is None:
         return
     if job.touch().active:
@@ -204,6 +224,22 @@ def _progress(job) -> None:
 
 
 _ADD, _REMOVE, _PAD = np.array([232, 89, 12]), np.array([28, 126, 214]), np.array([225, 225, 225])
+
+
+def diverging_png_uri(grid: np.ndarray, levels: int = 127) -> str:
+    """Values in [-1, 1] (NaN: padding) as a PNG data URI coloured like :func:`diverging`, one pixel each.
+
+    A palette image of ``levels`` steps each side of white (at most one unit per colour channel from
+    :func:`diverging`'s exact colours): about a third of the RGB PNG's bytes.
+    """
+    v = np.round(np.clip(np.nan_to_num(grid), -1, 1) * levels).astype(np.int16) + levels  # (H, W) in 0..2*levels
+    index = np.where(np.isnan(grid), 2 * levels + 1, v).astype(np.uint8)
+    palette = diverging(np.append(np.arange(-levels, levels + 1) / levels, np.nan)[None], scale=1)[0]  # (2L+2, 3)
+    image = Image.fromarray(index, mode="P")
+    image.putpalette(palette.ravel().tolist())
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def diverging(grid: np.ndarray, scale: int = 4) -> np.ndarray:

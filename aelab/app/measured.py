@@ -69,6 +69,15 @@ def compared(first: tuple[str, str], second: tuple[str, str]) -> dict:
 
 def verdict_table(names: tuple[str, str], entries: tuple, kinds: tuple[str, str] = ("AE", "VAE")) -> dict:
     """The table of every measure for two models, the difference's interval, and who is more regular."""
+    rows = verdict_rows(names, tuple(entries), kinds)
+    st.dataframe(rows, hide_index=True, width="stretch")
+    st.markdown(meanings())
+    return {r["measure"]: r["more regular"] for r in rows}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def verdict_rows(names: tuple[str, str], entries: tuple, kinds: tuple[str, str] = ("AE", "VAE")) -> list[dict]:
+    """verdict_table's rows (cached: a probe release reruns the page, and the models did not change)."""
     result = compared(*((e.path, e.data) for e in entries))
     rows = []
     for m in regularity.MEASURES:
@@ -78,9 +87,7 @@ def verdict_table(names: tuple[str, str], entries: tuple, kinds: tuple[str, str]
                      f"{kinds[0]} − {kinds[1]} [95%]": f"{row['difference']:+.3g} [{low:+.3g}, {high:+.3g}]",
                      "more regular": {"first": kinds[0], "second": kinds[1]}.get(row["more regular"], "tie"),
                      "which way": BETTER[m.lower_is_better]})
-    st.dataframe(rows, hide_index=True, width="stretch")
-    st.markdown(meanings())
-    return {r["measure"]: r["more regular"] for r in rows}
+    return rows
 
 
 def meanings() -> str:
@@ -105,6 +112,7 @@ def verdict_sentences(winners: dict[str, str], kinds: tuple[str, str] = ("AE", "
     return lines
 
 
+@st.cache_data(show_spinner=False, max_entries=64)  # its bootstrap took a few ms of every rerun
 def recon_sentence(ae: np.ndarray, vae: np.ndarray) -> str:
     """Both models' reconstruction error, decoded alike (the VAE's posterior mean), and whether they differ."""
     low, high = metrics.bootstrap_interval(vae - ae)
@@ -118,6 +126,7 @@ def recon_sentence(ae: np.ndarray, vae: np.ndarray) -> str:
 # ---- beta: what the slider trades --------------------------------------------------------------
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
 def beta_rows(vaes: dict[float, resources.ModelEntry]) -> list[dict]:
     """One row of figures per shipped VAE of one latent size, in order of beta."""
     rows = []
@@ -150,6 +159,7 @@ COLUMNS = ("**recon mean / sampled**: reconstruction error in nats per held-out 
            "is how far the encoder's q(z|x) is from the true posterior.")
 
 
+@st.cache_data(show_spinner=False, max_entries=16)  # bootstraps: a few ms, and the same on every rerun
 def beta_sentences(vaes: dict[float, resources.ModelEntry], rows: list[dict]) -> list[str]:
     """What the beta table shows on these models, computed from it and from bootstrap intervals."""
     low, high = (vaes[b] for b in (rows[0]["beta"], rows[-1]["beta"]))
@@ -251,6 +261,14 @@ def sigma_chart(fits: dict[str, dict]) -> None:
 
 def kinds_table(others: list[resources.ModelEntry], vae: resources.ModelEntry) -> list[str]:
     """Every measure for the AE, DAE and SAE beside the VAE, each compared with the VAE; the reading in words."""
+    rows, lines = kinds_rows(tuple(others), vae)
+    st.dataframe(rows, hide_index=True, width="stretch")
+    return lines
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def kinds_rows(others: tuple[resources.ModelEntry, ...], vae: resources.ModelEntry) -> tuple[list[dict], list[str]]:
+    """kinds_table's rows and sentences."""
     rows = {m.name: {"measure": m.name} for m in regularity.MEASURES}
     lines = []
     for entry in [*others, vae]:
@@ -265,5 +283,4 @@ def kinds_table(others: list[resources.ModelEntry], vae: resources.ModelEntry) -
             rows[m.name][f"{entry.name} vs {vae.name}"] = who[m.name]
         lines.append(f"**{entry.name}** against {vae.name}: " + " ".join(verdict_sentences(who, (entry.kind.upper(),
                                                                                                  "VAE"))))
-    st.dataframe(list(rows.values()), hide_index=True, width="stretch")
-    return lines
+    return list(rows.values()), lines

@@ -10,11 +10,12 @@ are kept in the session too, so a page that rewrites the link puts them back (se
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
 
-from .. import checkpoint, data, workspaces
+from .. import checkpoint, data, jobs, workspaces
 from ..errors import AelabError
 from ..workspaces import WorkspaceError
 from . import resources
@@ -116,14 +117,63 @@ def listing() -> tuple[list[resources.ModelEntry], list[str]]:
     opened = workspace()
     if opened is None:  # none yet: only what was put in the session state directly (a test's models)
         return list(st.session_state.get("session_models", [])), []
-    version = opened.version()
     cached = st.session_state.get("ws_listing")
-    if cached is None or cached[0] != (opened.folder, version):
+    if cached is None or cached[0] != (opened.folder, opened.version()):
+        runs_now = opened.runs()  # first: it lists what a closed tab's or a stopped server's run saved
         found, problems = opened.models()
-        cached = ((opened.folder, version), [_entry(m) for m in found], problems)
+        cached = ((opened.folder, opened.version()), [_entry(m) for m in found], problems, runs_now)
         st.session_state.ws_listing = cached
     st.session_state.session_models = cached[1]  # kept for code that reads the session's models directly
     return list(cached[1]), list(cached[2])
+
+
+def runs() -> list[dict]:
+    """This workspace's unfinished and interrupted training runs (their records, see
+    :meth:`aelab.workspaces.Workspace.runs`), as of its latest listing."""
+    listing()
+    cached = st.session_state.get("ws_listing")
+    return list(cached[3]) if cached is not None and workspace() is not None else []
+
+
+def interrupted_runs() -> list[tuple[str, str]]:
+    """(id, a sentence) for each run a stopped server interrupted: which, how far it got, what was kept."""
+    notes = []
+    for record in runs():
+        if record["status"] != "interrupted":
+            continue
+        name = resources.plain(record["name"], 100)
+        running = record.get("was") == "running"
+        at = f", at epoch {record['epoch']} of {record['epochs']}" if running and record.get("epoch") else ""
+        what = f"training{at}" if running else "waiting for a worker"
+        if record.get("kept"):
+            text = "but its model had been saved: it is listed below."
+        else:
+            text = "so nothing of it was kept. Train it again to have it."
+        notes.append((record["id"], f"The training of {name} was interrupted: the server stopped while it "
+                                    f"was {what}, {text}"))
+    return notes
+
+
+def dismiss_run(run_id: str) -> None:
+    """Stop mentioning an interrupted run."""
+    workspace(create=True).dismiss_run(run_id)
+    st.session_state.pop("ws_listing", None)
+
+
+def jobs_dir() -> Path:
+    """Where this workspace keeps its runs' records (see :mod:`aelab.jobs`)."""
+    return workspace(create=True).jobs_dir
+
+
+def live_job(engine: Callable[[], jobs.Engine], tag: str) -> jobs.Job | None:
+    """This workspace's unfinished run submitted with ``tag``, when this server follows it: a reload's
+    new session finds the run its old one started. ``engine()`` is only called when this server has
+    such a run (so a page that merely opens never starts the workers)."""
+    opened = workspace()
+    if opened is None or not any(r["status"] in jobs.ACTIVE and r.get("tag") == tag
+                                 and r["server"].get("boot") == jobs.SERVER["boot"] for r in runs()):
+        return None
+    return next(iter(engine().jobs(str(opened.folder), tag)), None)
 
 
 def models() -> list[resources.ModelEntry]:

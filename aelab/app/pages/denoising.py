@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from aelab import digit_image, explore
@@ -164,16 +165,17 @@ def _lab(ae_entry: resources.ModelEntry, dae_entry: resources.ModelEntry,
         for note in labkit.unloadable([ae_entry, dae_entry]):
             st.error(note)
         return
-    clean = labkit.held_out(seed, N_DIGITS)
-    result = denoising.compare({"ae": ae, "dae": dae}, clean, corruption, level, seed=seed)
-    _digit_rows(result, ae_entry, dae_entry)
+    view = _stop(ae_entry.path, dae_entry.path, corruption, level, seed, (ae_entry.name, dae_entry.name))
+    st.html(view["table"])
+    st.caption("Under each image: PSNR against the clean digit (dB, higher is better) · mean squared pixel error "
+               "(lower is better).")
     overall = _overall(ae_entry.path, dae_entry.path, corruption, level)
     st.markdown(_summary(overall, ae_entry, dae_entry, corruption, level))
     curve_col, shift_col = st.columns(2)
     with curve_col:
         _curve_chart(ae_entry, family_daes, corruption, level)
     with shift_col:
-        _shift_chart(ae_entry, dae_entry, result)
+        _shift_chart(ae_entry, dae_entry, view["arrows"])
     _own_digit(ae, dae, corruption, level, seed)
 
 
@@ -217,17 +219,32 @@ def _take(convert) -> None:
         st.session_state.dn_own_problem = [f"That picture could not be used: {resources.plain(str(exc), 400)}"]
 
 
-def _digit_rows(result: denoising.Comparison, ae_entry, dae_entry) -> None:
+# Every session at the same slider stop sees the same digits: computed and encoded once, and the
+# element is then byte-identical for each of them (Streamlit's message cache sends a repeat by reference).
+@st.cache_data(show_spinner=False, max_entries=512)
+def _stop(ae_path: str, dae_path: str, corruption: str, level: float, seed: int, names: tuple[str, str]) -> dict:
+    """The six digits at one noise: their table's HTML, and each model's arrows from corrupted to clean code."""
+    models = {"ae": resources.load_model(ae_path).model, "dae": resources.load_model(dae_path).model}
+    result = denoising.compare(models, labkit.held_out(seed, N_DIGITS), corruption, level, seed=seed)
+    arrows = {}
+    for name, path in (("ae", ae_path), ("dae", dae_path)):
+        plane = _plane(path)[0]
+        clean_xy = plane.transform(explore.encode(models[name], result.clean)[0])
+        noisy_xy = plane.transform(explore.encode(models[name], result.corrupted)[0])
+        arrows[name] = pa.table({"x": noisy_xy[:, 0], "y": noisy_xy[:, 1], "x2": clean_xy[:, 0], "y2": clean_xy[:, 1],
+                                 "n": [str(i + 1) for i in range(len(clean_xy))]})
+    return {"table": _digit_rows(result, *names), "arrows": arrows}
+
+
+def _digit_rows(result: denoising.Comparison, ae_name: str, dae_name: str) -> str:
     def captions(name):
-        return [f"{p:.1f} dB · {m:.3f}" for p, m in zip(result.psnr[name], result.mse[name], strict=True)]
-    labkit.digit_table([
+        return tuple(f"{p:.1f} dB · {m:.3f}" for p, m in zip(result.psnr[name], result.mse[name], strict=True))
+    return labkit.table_html((
         labkit.Row("Clean digit", result.clean, note="the target"),
         labkit.Row("Corrupted", result.corrupted, captions(denoising.NOISY), "what both models are given"),
-        labkit.Row("Plain AE", result.recons["ae"], captions("ae"), ae_entry.name),
-        labkit.Row("Denoising AE", result.recons["dae"], captions("dae"), dae_entry.name),
-    ], key="denoise")
-    st.caption("Under each image: PSNR against the clean digit (dB, higher is better) · mean squared pixel error "
-               "(lower is better).")
+        labkit.Row("Plain AE", result.recons["ae"], captions("ae"), ae_name),
+        labkit.Row("Denoising AE", result.recons["dae"], captions("dae"), dae_name),
+    ), "denoise")
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -286,28 +303,23 @@ def _curve_chart(ae_entry, daes: list[resources.ModelEntry], corruption: str, le
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _plane(path: str) -> tuple[PCAProjection, list[dict]]:
-    """A PCA plane fitted to the clean held-out codes, and those codes on it as chart records."""
+    """A PCA plane fitted to the clean held-out codes, and those codes on it as chart records (to 3 significant
+    digits, plenty for a 260-pixel chart: the records are resent with the arrows on every slider move)."""
     splits = resources.load_data("mnist5k")
     model = resources.load_model(path).model
     codes = explore.encode(model, splits.val.images)[0]
     plane = PCAProjection().fit(codes)
     xy = plane.transform(codes)
-    return plane, [{"x": float(x), "y": float(y), "digit": str(d)} for (x, y), d in zip(xy, splits.val.labels,
-                                                                                          strict=True)]
+    return plane, [{"x": float(f"{x:.3g}"), "y": float(f"{y:.3g}"), "digit": str(d)}
+                   for (x, y), d in zip(xy, splits.val.labels, strict=True)]
 
 
-def _shift_chart(ae_entry, dae_entry, result: denoising.Comparison) -> None:
+def _shift_chart(ae_entry, dae_entry, arrows: dict[str, pa.Table]) -> None:
     st.markdown("**How far noise pushes each code** (arrows: from the corrupted digit's code to the clean one's)")
     left, right = st.columns(2)
-    for column, entry, title in ((left, ae_entry, "plain AE"), (right, dae_entry, "DAE")):
-        plane, background = _plane(entry.path)
-        model = labkit.loaded(entry)
-        clean_xy = plane.transform(explore.encode(model, result.clean)[0])
-        noisy_xy = plane.transform(explore.encode(model, result.corrupted)[0])
-        arrows = pd.DataFrame({"x": noisy_xy[:, 0], "y": noisy_xy[:, 1], "x2": clean_xy[:, 0], "y2": clean_xy[:, 1],
-                               "n": [str(i + 1) for i in range(len(clean_xy))]})
+    for column, entry, name, title in ((left, ae_entry, "ae", "plain AE"), (right, dae_entry, "dae", "DAE")):
         with column:
-            st.vega_lite_chart(arrows, spec=_arrow_spec(background, title), width="stretch")
+            st.vega_lite_chart(arrows[name], spec=_arrow_spec(_plane(entry.path)[1], title), width="stretch")
     st.caption("Each map is the model's codes for the held-out digits (coloured by digit) on the two directions "
                "where they spread most (PCA). Numbers match the columns above; a hollow ring is the corrupted "
                "digit's code, the filled dot the clean digit's.")

@@ -83,16 +83,23 @@ def _redraw() -> None:
     st.session_state.ls_digits = int(st.session_state.get("ls_digits", 0)) + 1
 
 
-def _digits(entries: dict[str, resources.ModelEntry]) -> None:
-    bright, seed = float(st.session_state.ls_bright), int(st.session_state.get("ls_digits", 0))
+@st.cache_data(show_spinner=False, max_entries=256)
+def _digits_html(bright: float, seed: int, models: tuple[tuple[str, str, str], ...]) -> str:
+    """The dimmed digits and each model's reconstruction (models as (loss, name, path)), as a digit table:
+    once per brightness, draw and models, shared by every session."""
     clean = labkit.held_out(seed, N_DIGITS)
     shown = clean * bright
     rows = [labkit.Row("Input", shown, note=f"held-out digits at {bright:.0%} brightness")]
-    for name, entry in entries.items():
-        recon = explore.reconstruct(labkit.loaded(entry), shown)
+    for loss, name, path in models:
+        recon = explore.reconstruct(resources.load_model(path).model, shown)
         ratio = lab.ink(recon) / np.maximum(lab.ink(clean), 1e-9)
-        rows.append(labkit.Row(NAMES[name], recon, [f"ink x{r:.2f}" for r in ratio], entry.name))
-    labkit.digit_table(rows, key="losses", px=64)
+        rows.append(labkit.Row(NAMES[loss], recon, tuple(f"ink x{r:.2f}" for r in ratio), name))
+    return labkit.table_html(tuple(rows), "losses", 64)
+
+
+def _digits(entries: dict[str, resources.ModelEntry]) -> None:
+    bright, seed = float(st.session_state.ls_bright), int(st.session_state.get("ls_digits", 0))
+    st.html(_digits_html(bright, seed, tuple((name, entry.name, entry.path) for name, entry in entries.items())))
     st.caption("Under each reconstruction: its ink (the sum of its pixels) as a multiple of the full-strength "
                "digit's. A model that copies what it sees follows the brightness slider; one that redraws a "
                "digit of its own does not.")

@@ -111,16 +111,23 @@ def _redraw() -> None:
 
 def _images(family: dict) -> None:
     probe, seed = st.session_state.id_probe, int(st.session_state.get("id_draw", 0))
-    splits = resources.load_data("mnist5k")
-    images = identity.probe_images(probe, splits.train.images, splits.val.images, N_IMAGES, seed)
     entries = [family["aes"][st.session_state.id_units], *family["others"].values()]
-    rows = [labkit.Row("Input", images, note=identity.PROBES[probe].title)]
-    for entry in entries:
-        recon = reconstruct(labkit.loaded(entry), images)
-        rows.append(labkit.Row(_label(entry), recon, [f"{e:.4f}" for e in mse_per_image(images, recon)], entry.name))
-    labkit.digit_table(rows, key="identity", px=64)
+    st.html(_images_html(probe, seed, tuple((_label(e), e.name, e.path) for e in entries)))
     st.caption("Under each reconstruction: its squared error per pixel against the input (0 is an exact copy; "
                "pixels run from 0 to 1).")
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _images_html(probe: str, seed: int, models: tuple[tuple[str, str, str], ...]) -> str:
+    """The probe images and each model's copy (models as (label, name, path)), as a digit table: computed once
+    per probe set, draw and models, so a slider move back to a seen stop costs no forward pass or PNG."""
+    splits = resources.load_data("mnist5k")
+    images = identity.probe_images(probe, splits.train.images, splits.val.images, N_IMAGES, seed)
+    rows = [labkit.Row("Input", images, note=identity.PROBES[probe].title)]
+    for label, name, path in models:
+        recon = reconstruct(resources.load_model(path).model, images)
+        rows.append(labkit.Row(label, recon, tuple(f"{e:.4f}" for e in mse_per_image(images, recon)), name))
+    return labkit.table_html(tuple(rows), "identity", 64)
 
 
 @st.cache_data(show_spinner="Measuring every model on every probe set (once)...")

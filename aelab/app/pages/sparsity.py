@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from aelab import metrics, pretrained
@@ -168,17 +169,34 @@ def _train_button(setting: tuple, label: str = "Train this setting") -> None:
                    "ones had up to 150), in the background; it then joins the sliders for this session.")
 
 
-@st.cache_data(show_spinner="Measuring the code (once per model)...", max_entries=64)
+# Shared by every session and read only, never copied: a slider move reads about ten models' figures
+# (the shown one, the unpenalised one and the cost curve's), which cache_data would unpickle each time.
+@st.cache_resource(show_spinner="Measuring the code (once per model)...", max_entries=64)
 def _measure(path: str) -> dict:
-    """Activity statistics, features and reconstruction cost of one model on every held-out digit."""
+    """Activity statistics, features and reconstruction cost of one model on every held-out digit, and the
+    charts' tables made from them (Arrow tables, so a rerun does not convert them again)."""
     model = resources.load_model(path).model
     images = resources.load_data("mnist5k").val.images
     stats = sparsity.model_activity(model, images)
     counts, edges = sparsity.histogram(stats.codes)
     order = np.lexsort((-stats.rho_hat, -stats.firing_rate))
-    return {"stats": stats, "counts": counts, "edges": edges, "order": order,
-            "features": sparsity.features(model, stats)[order],
-            "bce": float(metrics.per_image_bce(model, images).mean()), "kind": sparsity.code_kind(model)}
+    measured = {"stats": stats, "counts": counts, "edges": edges, "order": order,
+                "features": sparsity.features(model, stats)[order],
+                "bce": float(metrics.per_image_bce(model, images).mean()), "kind": sparsity.code_kind(model),
+                "on": float(stats.active.sum(1).mean())}
+    return measured | {"tables": _tables(measured)}
+
+
+def _tables(measured: dict) -> dict[str, pa.Table]:
+    """The three charts' data of one model: every activation binned, units on per digit, each unit's rho-hat."""
+    edges, counts, stats, order = measured["edges"], measured["counts"], measured["stats"], measured["order"]
+    on = np.bincount(stats.active.sum(1), minlength=1)
+    return {name: pa.Table.from_pandas(pd.DataFrame(values)) for name, values in (
+        ("histogram", [{"from": float(a), "to": float(b), "count": int(c)}
+                       for a, b, c in zip(edges[:-1], edges[1:], counts, strict=True)]),
+        ("units_on", [{"on": int(k), "digits": int(c)} for k, c in enumerate(on) if c]),
+        ("rates", [{"unit": i, "rho_hat": float(stats.rho_hat[j]), "dead": "never on" if stats.dead[j] else
+                    "sometimes on"} for i, j in enumerate(order)]))}
 
 
 def _lab(entry: resources.ModelEntry, grid: dict, setting: tuple) -> None:
@@ -190,7 +208,7 @@ def _lab(entry: resources.ModelEntry, grid: dict, setting: tuple) -> None:
                f"All figures on the {len(stats.codes)} held-out digits (never trained on).")
     a, b, c = st.columns(3)
     threshold = "above 0" if measured["kind"] == "relu" else f"above {stats.threshold:.3g}"
-    a.metric("Units on per digit", f"{stats.active.sum(1).mean():.1f} of {UNITS}",
+    a.metric("Units on per digit", f"{measured['on']:.1f} of {UNITS}",
              help=f"The average number of units whose activation is {threshold} for a digit.")
     b.metric("Dead units", f"{int(stats.dead.sum())} of {UNITS}",
              help=f"Units {threshold} for none of the held-out digits: they never contribute.")
@@ -204,11 +222,11 @@ def _lab(entry: resources.ModelEntry, grid: dict, setting: tuple) -> None:
     with hist_col:
         _histogram(measured)
     with share_col:
-        _units_on(stats)
+        _units_on(measured)
     with rate_col:
-        _rates(stats, measured["order"], setting)
+        _rates(measured, setting)
     _features(entry.path, stats)
-    _examples(entry, stats)
+    _examples(entry.path)
     _cost_curve(grid, setting)
 
 
@@ -229,10 +247,8 @@ def _dead_sentence(stats: sparsity.Activity, free: sparsity.Activity, kind: str)
 # the data updates the drawn chart instead of building it again.
 def _histogram(measured: dict) -> None:
     st.markdown("**Every activation of every unit**, all held-out digits")
-    edges, counts = measured["edges"], measured["counts"]
-    values = [{"from": float(a), "to": float(b), "count": int(c)} for a, b, c in zip(edges[:-1], edges[1:], counts,
-                                                                                       strict=True)]
-    st.vega_lite_chart(pd.DataFrame(values), spec={"height": 240, "mark": {"type": "bar", "color": "#4c78a8"},
+    data = measured["tables"]["histogram"]
+    st.vega_lite_chart(data, spec={"height": 240, "mark": {"type": "bar", "color": "#4c78a8"},
                              "encoding": {
                                  "x": {"field": "from", "type": "quantitative", "bin": "binned", "title": "activation"},
                                  "x2": {"field": "to"},
@@ -242,11 +258,10 @@ def _histogram(measured: dict) -> None:
                                              {"field": "count"}]}}, width="stretch")
 
 
-def _units_on(stats: sparsity.Activity) -> None:
+def _units_on(measured: dict) -> None:
     st.markdown("**Units on per digit**, one count per held-out digit")
-    counts = np.bincount(stats.active.sum(1), minlength=1)
-    values = [{"on": int(k), "digits": int(c)} for k, c in enumerate(counts) if c]
-    st.vega_lite_chart(pd.DataFrame(values), spec={"height": 240, "mark": {"type": "bar", "color": "#72b7b2"},
+    data = measured["tables"]["units_on"]
+    st.vega_lite_chart(data, spec={"height": 240, "mark": {"type": "bar", "color": "#72b7b2"},
                              "encoding": {
                                  "x": {"field": "on", "type": "quantitative", "title": f"units on (of {UNITS})",
                                        "scale": {"domain": [0, UNITS]}},
@@ -254,11 +269,9 @@ def _units_on(stats: sparsity.Activity) -> None:
                                  "tooltip": [{"field": "on"}, {"field": "digits"}]}}, width="stretch")
 
 
-def _rates(stats: sparsity.Activity, order: np.ndarray, setting: tuple) -> None:
+def _rates(measured: dict, setting: tuple) -> None:
     rho = setting[2]
     st.markdown("**Each unit's mean activation rho-hat**" + (", target rho as a line" if rho else ""))
-    values = [{"unit": i, "rho_hat": float(stats.rho_hat[j]), "dead": "never on" if stats.dead[j] else
-               "sometimes on"} for i, j in enumerate(order)]
     bars = {"mark": "bar", "encoding": {
         "x": {"field": "unit", "type": "ordinal", "title": "units, most often on first",
               "axis": {"labels": False, "ticks": False}},
@@ -267,14 +280,14 @@ def _rates(stats: sparsity.Activity, order: np.ndarray, setting: tuple) -> None:
                   "scale": {"domain": ["sometimes on", "never on"], "range": ["#4c78a8", "#bbbbbb"]}}}}
     target = {"data": {"values": [{"rho": rho}]}, "mark": {"type": "rule", "color": "#d6336c", "strokeWidth": 2},
               "encoding": {"y": {"field": "rho", "type": "quantitative"}}}
-    st.vega_lite_chart(pd.DataFrame(values), spec={"height": 240, "layer": [bars, *([target] if rho else [])]},
+    st.vega_lite_chart(measured["tables"]["rates"], spec={"height": 240, "layer": [bars, *([target] if rho else [])]},
                        width="stretch")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _feature_png(path: str) -> str:
     """The feature grid of a model as a PNG data URI, one image pixel per feature pixel (CSS enlarges it)."""
-    return labkit.rgb_png_uri(labkit.diverging(sparsity.feature_grid(_measure(path)["features"], columns=16), scale=1))
+    return labkit.diverging_png_uri(sparsity.feature_grid(_measure(path)["features"], columns=16))
 
 
 def _features(path: str, stats: sparsity.Activity) -> None:
@@ -287,14 +300,20 @@ def _features(path: str, stats: sparsity.Activity) -> None:
                   else "every unit is on for some digit."))
 
 
-def _examples(entry: resources.ModelEntry, stats: sparsity.Activity) -> None:
-    model = labkit.loaded(entry)
+def _examples(path: str) -> None:
+    st.html(_examples_html(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _examples_html(path: str) -> str:
+    """Eight held-out digits and the model's reconstructions, as a digit table (once per model)."""
+    stats = _measure(path)["stats"]
     pick = np.random.default_rng(0).choice(len(stats.codes), size=8, replace=False)
     images = resources.load_data("mnist5k").val.images[pick]
-    recon = decode(model, stats.codes[pick].astype(np.float32))
+    recon = decode(resources.load_model(path).model, stats.codes[pick].astype(np.float32))
     on = stats.active[pick].sum(1)
-    labkit.digit_table([labkit.Row("Held-out digit", images),
-                        labkit.Row("Reconstruction", recon, [f"{n} units on" for n in on])], key="sparse", px=64)
+    return labkit.table_html((labkit.Row("Held-out digit", images),
+                              labkit.Row("Reconstruction", recon, tuple(f"{n} units on" for n in on))), "sparse", 64)
 
 
 def _cost_curve(grid: dict, setting: tuple) -> None:
@@ -305,8 +324,8 @@ def _cost_curve(grid: dict, setting: tuple) -> None:
     rows = []
     for weight, entry in sorted(family.items()):
         measured = _measure(entry.path)
-        rows.append({"weight": f"{weight:g}", "bce": measured["bce"],
-                     "on": float(measured["stats"].active.sum(1).mean()), "current": weight == current})
+        rows.append({"weight": f"{weight:g}", "bce": measured["bce"], "on": measured["on"],
+                     "current": weight == current})
     st.markdown("**What sparsity costs**, across the weights" + (f" at rho {rho:g}" if rho else "")
                 + "; the larger dot is the model shown above")
     order = [r["weight"] for r in rows]

@@ -35,6 +35,10 @@ def render() -> None:
     st.title("Train a model")
     session.keep_in_url()  # the workspace's key stays in the address while a run is live, too
     job: jobs.Job | None = st.session_state.get("train_job")
+    if job is None and "tr_looked" not in st.session_state:  # a reload: this workspace's run may still be going
+        st.session_state.tr_looked = True
+        if (job := session.live_job(labkit.engine, "train")) is not None:
+            st.session_state.train_job = job
     if job is not None and job.touch().active:
         _live(job)
         return
@@ -161,7 +165,8 @@ def _start(kind: str, settings: dict, spec: str, fields: dict, name: str, data_n
         check_size(kind, image_shape=splits.train.image_shape, **settings)  # counted, not allocated
         name = session.unique_name(name)
         folder = session.session_dir() / "models" / name
-        st.session_state.train_job = labkit.submit(jobs.JobSpec(kind, settings, spec, config, folder, data_note))
+        st.session_state.train_job = labkit.submit(jobs.JobSpec(kind, settings, spec, config, folder, data_note),
+                                                   "train")
     except jobs.QueueFull as exc:
         st.warning(f"Not started: {resources.plain(str(exc), 300)}.")
         return
@@ -285,6 +290,12 @@ def _my_models() -> None:
     entries, problems = session.listing()
     for problem in problems:
         st.warning(resources.plain(problem, 400))
+    for run_id, note in session.interrupted_runs():
+        text, dismiss = st.columns([6, 1])
+        text.warning(note, icon=":material/power_off:")
+        if dismiss.button("Dismiss", key=f"do_dismiss_{run_id}"):
+            session.dismiss_run(run_id)
+            st.rerun()
     shares = session.share_tokens()
     for entry in entries:
         left, share, download, delete = st.columns([4, 1, 1.4, 1])

@@ -12,7 +12,7 @@ import streamlit as st
 import torch
 
 from aelab import explore, metrics, regularity
-from aelab.app import measured, payload, resources, session
+from aelab.app import labkit, measured, payload, resources, session
 from aelab.app.components.latent_map import latent_map, new_report
 from aelab.app.maps import ModelMap, model_map
 from aelab.app.pages import Page
@@ -266,28 +266,43 @@ def _interpolations(ae: ModelMap, vae: ModelMap) -> None:
     cols[3].caption(f"A is a {held_out.labels[a]}, B is a {held_out.labels[b]}. Look for a step where the "
                     "image jumps: a cliff in the latent space.")
     for m in (ae, vae):
-        _, images = explore.interpolate(resources.load_model(m.entry.path).model, m.codes[start + a],
-                                        m.codes[start + b], steps)
-        st.image(resources.to_png_array(explore.tile(images[None]), scale=2), output_format="PNG",
+        st.image(_interpolation_png(m.entry.path, m.entry.data, start + a, start + b, steps), output_format="PNG",
                  caption=m.entry.name)
+
+
+# The strips and sample grids depend on the models and these inputs only, never on the probe: each is
+# decoded and PNG-encoded once per server, and a probe release sends the same image again (by its URL).
+@st.cache_data(show_spinner=False, max_entries=256)
+def _interpolation_png(path: str, spec: str, a: int, b: int, steps: int) -> bytes:
+    """The decodes of ``steps`` points on the line between digits a's and b's codes (indices of the map's
+    points, train then validation), as one PNG."""
+    codes = resources.encoded(path, spec)[0]
+    _, images = explore.interpolate(resources.load_model(path).model, codes[a], codes[b], steps)
+    return labkit.png_bytes(resources.to_png_array(explore.tile(images[None]), scale=2))
 
 
 def _samples(ae: ModelMap, vae: ModelMap) -> None:
     st.subheader("Completeness: random codes, decoded", anchor=False)
     st.caption("Each model sampled the way a user would: the VAE from its prior; the AE, which has no prior, "
                "from a Gaussian fitted to its training codes and uniformly over their bounding box.")
-    train = resources.load_data(ae.entry.data).train
     grids = [(vae, "prior", "VAE: N(0, I) prior"), (ae, "gaussian", "AE: Gaussian fitted to its codes"),
              (ae, "box", "AE: uniform over its codes' box")]
     for column, (m, sampler, title) in zip(st.columns(3), grids, strict=True):
-        model = resources.load_model(m.entry.path).model
-        if sampler == "prior":  # the model's own prior
-            codes = model.sample_prior(36, torch.Generator().manual_seed(1)).numpy()
-        else:  # a distribution fitted to the training digits' codes
-            codes = regularity.sample_codes(m.codes[: len(train)], 36, sampler, seed=1)
-        images = explore.decode(model, codes)
-        column.image(resources.to_png_array(explore.tile(images.reshape(6, 6, *images.shape[1:])), scale=2),
-                     output_format="PNG", caption=title)
+        column.image(_samples_png(m.entry.path, m.entry.data, sampler), output_format="PNG", caption=title)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _samples_png(path: str, spec: str, sampler: str) -> bytes:
+    """36 codes drawn by ``sampler`` (the model's prior, or a Gaussian or box fitted to its training codes),
+    decoded, as one 6x6 PNG."""
+    model = resources.load_model(path).model
+    if sampler == "prior":  # the model's own prior
+        codes = model.sample_prior(36, torch.Generator().manual_seed(1)).numpy()
+    else:  # a distribution fitted to the training digits' codes
+        train = resources.encoded(path, spec)[0][: len(resources.load_data(spec).train)]
+        codes = regularity.sample_codes(train, 36, sampler, seed=1)
+    images = explore.decode(model, codes)
+    return labkit.png_bytes(resources.to_png_array(explore.tile(images.reshape(6, 6, *images.shape[1:])), scale=2))
 
 
 if __name__ == "__main__":  # run by Streamlit as a page
