@@ -25,7 +25,7 @@ How the pieces travel, and why:
   boot id), written atomically when it is queued, starts and ends, and every
   :data:`HEARTBEAT_S` while it is unfinished. A server killed mid-run leaves a record still
   "queued" or "running"; :func:`records` finds it on the next start (its server's process is
-  gone, or the record went :data:`STALE_S` without a heartbeat) and marks it "interrupted".
+  gone, or the record went :data:`aelab.job_records.STALE_S` without a heartbeat) and marks it "interrupted".
 - Stop: one ``distributed.Event`` per job, read by the worker's ``on_batch`` callback at most
   every 0.2 s (each read is a round trip to the scheduler; a small model's batch takes a
   millisecond). A stopped run saves its best epoch so far, as ``fit`` always does.
@@ -48,8 +48,6 @@ import json
 import logging
 import math
 import os
-import re
-import socket
 import threading
 import time
 import uuid
@@ -62,6 +60,7 @@ import numpy as np
 from . import data, explore
 from ._files import atomic_write_json
 from .errors import AelabError
+from .job_records import SERVER
 from .projection import PCAProjection
 from .runs import train_and_save
 from .train import EpochLog, TrainConfig, configure_cpu
@@ -70,12 +69,7 @@ MAX_QUEUED = 3  # per owner, beside its running job
 GRACE_S = float(os.environ.get("AELAB_JOB_GRACE_S", "60"))  # unpolled this long: its tab is gone
 STOP_CHECK_S, BATCH_REPORT_S = 0.2, 0.5
 DONE = ("completed", "early_stopping", "stopped", "diverged", "failed", "cancelled")
-ACTIVE = ("queued", "running")
-SERVER = {"host": socket.gethostname(), "pid": os.getpid(), "boot": uuid.uuid4().hex[:12]}  # this process
 HEARTBEAT_S = 10.0  # an unfinished job's record is rewritten this often by its server
-STALE_S = 60.0  # a record of an unfinished job untouched this long: its server stopped
-_RECORD_ID = re.compile(r"[0-9a-f]{12}")
-_MAX_RECORD_BYTES = 64 * 1024
 _log = logging.getLogger(__name__)
 
 
@@ -487,73 +481,3 @@ def _failure(exc: BaseException | None) -> str:
         return ("the worker process training it stopped (killed, or out of memory) before the run ended, so "
                 "nothing was saved; the jobs after it go on")
     return f"training failed: {exc}"
-
-
-# ---- records that outlive the server -------------------------------------------------------------
-
-
-def records(folder: str | Path, now: float | None = None) -> list[dict[str, Any]]:
-    """The job records in ``folder``, oldest first; an unfinished job's whose server has stopped is
-    marked "interrupted" first (written back, so this happens once).
-
-    A server has stopped when its process is gone from this host, or when the record has gone
-    :data:`STALE_S` without a heartbeat (a server on another host, or a pid used again). Records
-    that are damaged or not aelab's are left out.
-    """
-    now = time.time() if now is None else now
-    found = []
-    for path in sorted(Path(folder).glob("*.json")) if Path(folder).is_dir() else []:
-        record = _read(path)
-        if record is None:
-            continue
-        if record["status"] in ACTIVE and _server_gone(record["server"], path, now):
-            record |= {"status": "interrupted", "was": record["status"], "interrupted": now,
-                       "message": f"the server stopped while it was {record['status']}"}
-            try:
-                atomic_write_json(path, record)
-            except OSError:
-                _log.exception("aelab: could not mark job %s interrupted", record["id"])
-        found.append(record)
-    return sorted(found, key=lambda r: r["submitted"])
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    """A job record written by :meth:`Job.write_record`, or None when it is not one."""
-    try:
-        with path.open("rb") as f:
-            raw = f.read(_MAX_RECORD_BYTES + 1)
-        record = json.loads(raw) if len(raw) <= _MAX_RECORD_BYTES else None
-    except (OSError, ValueError, RecursionError):
-        return None
-    valid = (isinstance(record, dict) and isinstance(record.get("id"), str) and _RECORD_ID.fullmatch(record["id"])
-             and path.name == f"{record['id']}.json" and isinstance(record.get("name"), str)
-             and isinstance(record.get("status"), str) and isinstance(record.get("server"), dict)
-             and isinstance(record.get("submitted"), int | float) and isinstance(record.get("epochs"), int)
-             and isinstance(record.get("epoch", 0), int))
-    return record if valid else None
-
-
-def _server_gone(server: dict[str, Any], path: Path, now: float) -> bool:
-    if server.get("boot") == SERVER["boot"]:
-        return False  # this process: it follows its jobs
-    pid = server.get("pid")
-    if server.get("host") == SERVER["host"] and isinstance(pid, int) and pid > 0 and not _alive(pid):
-        return True
-    try:
-        return now - path.stat().st_mtime > STALE_S
-    except OSError:
-        return False
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process ``pid`` runs on this host (a zombie, killed but not yet reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True

@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import checkpoint, data, jobs
+from . import checkpoint, data, job_records
 from ._files import MiB, atomic_write, atomic_write_json, clean_leftovers, human_size, scrub
 from .errors import AelabError
 from .models import REGISTRY
@@ -317,7 +317,7 @@ class Workspace:
 
     def runs(self, now: float | None = None) -> list[dict]:
         """This workspace's training runs worth a word, oldest first: the unfinished ones and those
-        interrupted by a server that stopped (see :func:`aelab.jobs.records`), each its record.
+        interrupted by a server that stopped (see :func:`aelab.job_records.records`), each its record.
 
         On the way, a model a finished or interrupted run saved is listed if its page never listed
         it (its tab was closed, or its server stopped between the save and the listing); an
@@ -328,9 +328,9 @@ class Workspace:
             return []
         now = time.time() if now is None else now
         shown = []
-        for record in jobs.records(self.jobs_dir, now):
+        for record in job_records.records(self.jobs_dir, now):
             path = self.jobs_dir / f"{record['id']}.json"
-            if record["status"] in jobs.ACTIVE:
+            if record["status"] in job_records.ACTIVE:
                 shown.append(record)
             elif record["status"] != "interrupted":  # ended with its server running: nothing left to say
                 if record.get("kept"):
@@ -349,7 +349,7 @@ class Workspace:
         """Forget an interrupted run's record (its note is no longer shown)."""
         self._own()
         if isinstance(run_id, str) and _RUN_ID.fullmatch(run_id) and any(
-                r["id"] == run_id and r["status"] == "interrupted" for r in jobs.records(self.jobs_dir)):
+                r["id"] == run_id and r["status"] == "interrupted" for r in job_records.records(self.jobs_dir)):
             (self.jobs_dir / f"{run_id}.json").unlink(missing_ok=True)
 
     def _list_trained(self, name: str) -> bool:

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from aelab import checkpoint, jobs
+from aelab import checkpoint, job_records, jobs
 from aelab.train import TrainConfig
 
 pytest.importorskip("distributed")
@@ -50,7 +50,7 @@ def _running(engine, tmp_path, owner: str) -> jobs.Job:
 def test_a_job_reports_progress_and_saves_its_model(engine, tmp_path):
     job = engine.submit(_spec(tmp_path, "first", epochs=4), "alice", tag="train", records=tmp_path / "jobs")
     assert job.status == "queued" and job.position == 1
-    [record] = jobs.records(tmp_path / "jobs")  # kept beside the models, so a restarted server knows of it
+    [record] = job_records.records(tmp_path / "jobs")  # kept beside the models, so a restarted server knows of it
     assert (record["id"], record["name"], record["tag"], record["server"]) == (job.id, "first", "train", jobs.SERVER)
     seen = set()
     while job.active:
@@ -65,7 +65,7 @@ def test_a_job_reports_progress_and_saves_its_model(engine, tmp_path):
     saved = checkpoint.load(job.out)  # trained in another process, into the folder it was given
     assert saved.info["training"]["epochs"] == 4 and job.description == saved.info["description"]
     assert "4 epochs on digits" in job.description
-    [record] = jobs.records(tmp_path / "jobs")
+    [record] = job_records.records(tmp_path / "jobs")
     assert (record["status"], record["kept"], record["epochs"]) == ("completed", True, 4)
 
 

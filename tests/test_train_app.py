@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -279,12 +280,16 @@ def test_a_queued_run_shows_its_place_and_can_be_cancelled(at, tmp_path):
     spec = jobs.JobSpec("ae", {"hidden": [16], "latent_dim": 2}, "digits", TrainConfig(epochs=500), tmp_path / "x")
     blockers = [engine.submit(spec, f"another session {i}") for i in range(engine.slots)]  # every worker busy
     try:
+        deadline = time.monotonic() + 60  # a worker may still be winding down an earlier test's run
+        while not all(b.status == "running" for b in blockers) and time.monotonic() < deadline:
+            time.sleep(0.1)
         at.radio(key="tr_data").set_value("digits").run()
         at.button(key="do_train").click().run()
         job = at.session_state["train_job"]
         assert job.status == "queued" and not at.exception
         texts = [p.proto.text for p in at.get("progress")]
-        assert any(f"{job.out.name} is waiting for a worker: number {engine.slots + 1} in the queue" in t
+        assert all(b.status == "running" for b in blockers)  # so this run is the first one waiting
+        assert any(f"{job.out.name} is waiting for a worker: number 1 in the queue" in t
                    for t in texts), texts
         assert any("If you close this tab, its run is stopped" in c.value for c in at.caption)
         at.button(key="do_stop").click().run()

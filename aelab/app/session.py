@@ -15,7 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from .. import checkpoint, data, jobs, workspaces
+from .. import checkpoint, data, job_records, jobs, workspaces
 from ..errors import AelabError
 from ..workspaces import WorkspaceError
 from . import resources
@@ -170,7 +170,7 @@ def live_job(engine: Callable[[], jobs.Engine], tag: str) -> jobs.Job | None:
     new session finds the run its old one started. ``engine()`` is only called when this server has
     such a run (so a page that merely opens never starts the workers)."""
     opened = workspace()
-    if opened is None or not any(r["status"] in jobs.ACTIVE and r.get("tag") == tag
+    if opened is None or not any(r["status"] in job_records.ACTIVE and r.get("tag") == tag
                                  and r["server"].get("boot") == jobs.SERVER["boot"] for r in runs()):
         return None
     return next(iter(engine().jobs(str(opened.folder), tag)), None)
