@@ -143,6 +143,16 @@ def atomic_write(path: str | Path, content: bytes | str | Callable[[BinaryIO], N
     return path
 
 
+def read_small_json(path: str | Path, limit: int) -> Any:
+    """The JSON in a file of at most ``limit`` bytes, or None when it is missing, unreadable, larger or not JSON."""
+    try:
+        with Path(path).open("rb") as f:
+            raw = f.read(limit + 1)
+        return json.loads(raw) if len(raw) <= limit else None
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
 def atomic_write_json(path: str | Path, data: Any) -> Path:
     return atomic_write(path, json.dumps(data, indent=2) + "\n")
 

@@ -7,7 +7,6 @@ A record still "queued" or "running" whose server is gone is marked "interrupted
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -17,7 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ._files import atomic_write_json
+from ._files import atomic_write_json, read_small_json
 
 ACTIVE = ("queued", "running")
 SERVER = {"host": socket.gethostname(), "pid": os.getpid(), "boot": uuid.uuid4().hex[:12]}  # this process
@@ -55,12 +54,7 @@ def records(folder: str | Path, now: float | None = None) -> list[dict[str, Any]
 
 def _read(path: Path) -> dict[str, Any] | None:
     """A job record written by :meth:`Job.write_record`, or None when it is not one."""
-    try:
-        with path.open("rb") as f:
-            raw = f.read(_MAX_RECORD_BYTES + 1)
-        record = json.loads(raw) if len(raw) <= _MAX_RECORD_BYTES else None
-    except (OSError, ValueError, RecursionError):
-        return None
+    record = read_small_json(path, _MAX_RECORD_BYTES)
     valid = (isinstance(record, dict) and isinstance(record.get("id"), str) and _RECORD_ID.fullmatch(record["id"])
              and path.name == f"{record['id']}.json" and isinstance(record.get("name"), str)
              and isinstance(record.get("status"), str) and isinstance(record.get("server"), dict)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import checkpoint, data, job_records
-from ._files import MiB, atomic_write, atomic_write_json, clean_leftovers, human_size, scrub
+from ._files import MiB, atomic_write, atomic_write_json, clean_leftovers, human_size, read_small_json, scrub
 from .errors import AelabError
 from .models import REGISTRY
 
@@ -307,7 +307,7 @@ class Workspace:
         atomic_write_json(self.store.root / "shares" / f"{_key('share', token)}.json",
                           {"workspace": self.folder.name, "model": name})
         record = _read_record(self.entries_dir / f"{name}.json")
-        atomic_write_json(self.entries_dir / f"{name}.json", record | {"share": token})
+        atomic_write_json(self.entries_dir / f"{name}.json", (record or {}) | {"share": token})
         return token
 
     def names(self) -> set[str]:
@@ -422,14 +422,10 @@ def _damage(folder: Path) -> str | None:
 
 
 def _read_record(path: Path) -> dict | None:
-    """A small JSON record written by this module, or None when it is missing, too large or not JSON."""
-    try:
-        with path.open("rb") as f:
-            raw = f.read(_MAX_RECORD_BYTES + 1)
-        record = json.loads(raw) if len(raw) <= _MAX_RECORD_BYTES else None
-    except (OSError, ValueError, RecursionError):
-        return None
-    return record if isinstance(record, dict) else {}
+    """A small JSON record written by this module, or None when it is missing, too large or not JSON
+    ({} when it is JSON but not an object)."""
+    record = read_small_json(path, _MAX_RECORD_BYTES)
+    return None if record is None else record if isinstance(record, dict) else {}
 
 
 def _children(folder: Path) -> list[Path]:

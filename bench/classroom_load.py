@@ -243,15 +243,6 @@ def browser_student(url: str, record: Record, deadline: float, think: float, ind
 # ---- measuring the processes ----------------------------------------------------------------------
 
 
-def server_process(url: str) -> psutil.Process:
-    """The process listening on the URL's port."""
-    port = int(url.rsplit(":", 1)[1].split("/")[0])
-    for conn in psutil.net_connections(kind="tcp"):
-        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
-            return psutil.Process(conn.pid)
-    raise RuntimeError(f"no process listens on port {port}")
-
-
 def cpu_seconds(process: psutil.Process) -> float:
     t = process.cpu_times()
     return t.user + t.system
@@ -331,7 +322,7 @@ async def _later(delay: float, coro):
 
 
 def measure(url: str, args) -> None:
-    server = server_process(url)
+    server = devtools.server_process(url)
     me = psutil.Process()
     record = Record()
     asyncio.run(warm_up(url, args.timeout * 4))

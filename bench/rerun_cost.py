@@ -34,15 +34,6 @@ from tools import devtools
 from tools.stclient import Session
 
 
-def server_process(url: str) -> psutil.Process:
-    """The process listening on the URL's port."""
-    port = int(url.rsplit(":", 1)[1].split("/")[0])
-    for conn in psutil.net_connections(kind="tcp"):
-        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
-            return psutil.Process(conn.pid)
-    raise RuntimeError(f"no process listens on port {port}")
-
-
 def cpu(process: psutil.Process) -> float:
     """The process's CPU seconds, every thread (ended ones too), to the nanosecond: Linux's CPU clock of another
     process (clock_getcpuclockid's id; psutil's times count in 10 ms ticks, too coarse for one rerun)."""
@@ -93,7 +84,7 @@ ACTIONS = [
 
 
 async def measure(url: str, repeat: int, timeout: float, only: str | None) -> list[tuple]:
-    server = server_process(url)
+    server = devtools.server_process(url)
     rows = []
     for label, path, query, act in ACTIONS:
         if only and only not in label:

@@ -61,6 +61,17 @@ def serve_app(env: dict[str, str] | None = None, timeout: float = 90.0, script: 
         log.close()
 
 
+def server_process(url: str):
+    """The process (a psutil.Process) listening on the URL's port: the server a benchmark measures."""
+    import psutil  # installed with distributed (the job engine)
+
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+            return psutil.Process(conn.pid)
+    raise RuntimeError(f"no process listens on port {port}")
+
+
 def chromium_available() -> bool:
     return Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)
 
