@@ -77,8 +77,8 @@ def _settings_form() -> None:
         return
     if count is not None:
         st.caption(f"This model has {count:,} parameters (weights); the server trains models of up to "
-                   f"{MAX_PARAMETERS / 1e6:g} million, one of a session's at a time, and up to "
-                   f"{jobs.MAX_QUEUED} more waiting.")
+                   f"{MAX_PARAMETERS / 1e6:g} million, one per session at a time, with up to "
+                   f"{jobs.MAX_QUEUED} more waiting their turn.")
     default_name = REGISTRY[kind].default_name(settings)
     name = st.text_input("Name", key="tr_name", placeholder=default_name) or default_name
     if st.button("Train", type="primary", key="do_train", disabled=spec is None):
@@ -330,7 +330,7 @@ def _workspace_caption() -> None:
         return
     count, size = opened.usage()
     st.caption(f"Your workspace holds {count} of its {limits.max_models} models and {human_size(size)} of its "
-               f"{human_size(limits.max_bytes)} (models and uploaded data together); a workspace "
+               f"{limits.max_bytes / MiB:g} MiB (models and uploaded data together); a workspace "
                f"{limits.pruning()} Its key is in this page's address (ws=...): "
                "bookmark the address to come back to your models, and keep it to yourself, since anyone with it can "
                "add and delete models here. To share one model, use its Share button: that link is read-only.")
