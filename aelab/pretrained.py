@@ -148,9 +148,12 @@ JUDGE_DIR = "judge"  # the digit classifier whose features judge samples (see ae
 FIGURES_DIR = "figures"  # the compare page's measured figures of the models it shows (aelab.regularity)
 
 
+_BESIDE_PACKAGE = Path(__file__).resolve().parent.parent / "pretrained"  # resolved once: asked on every app run
+
+
 def default_dir() -> Path:
     """Where the shipped models live: $AELAB_PRETRAINED, else ``pretrained/`` beside the package."""
-    return Path(os.environ.get("AELAB_PRETRAINED", Path(__file__).resolve().parent.parent / "pretrained"))
+    return Path(os.environ.get("AELAB_PRETRAINED", _BESIDE_PACKAGE))
 
 
 def read_index(directory: Path | None = None, problems: list[str] | None = None) -> list[dict[str, Any]]:

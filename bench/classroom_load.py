@@ -55,6 +55,7 @@ EXPLORER_MODELS = ["ae-2d", "dae-2d", "sae-2d", "vae-2d", "ae-16d", "vae-16d", "
 PROBE = re.compile(r"Probe at \((-?[\d.]+), (-?[\d.]+)\)")
 EPOCH = re.compile(r"epoch (\d+) of (\d+)")
 _ids = itertools.count()
+TRAIN_EPOCHS = 30  # the Train page's default run, which the trainers start
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Record:
     bytes: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     epochs: list[tuple[float, int]] = field(default_factory=list)  # (time, epochs done) per trainer progress
+    finished: list[float] = field(default_factory=list)  # when each training seen by a trainer ended
     browser_cpu: float = 0.0  # CPU seconds of the Chromium and Playwright processes
     lock: threading.Lock = field(default_factory=threading.Lock)  # the browser thread writes too
 
@@ -172,6 +174,8 @@ async def trainer(url: str, record: Record, deadline: float, timeout: float) -> 
                 for text in progress_texts(s):
                     if m := EPOCH.search(text):
                         record.epochs.append((time.monotonic(), int(m.group(1))))
+            if not s.auto_reruns:  # the page stopped polling: the run has ended
+                record.finished.append(time.monotonic())
         if "do_stop" in s.widgets:  # leave the server as we found it
             await s.click("do_stop")
     except StClientError:
@@ -366,10 +370,11 @@ def measure(url: str, args) -> None:
         "load": "load average (1, 5, 15 min): before " + ", ".join(f"{v:.2f}" for v in before["load"])
                 + "; after " + ", ".join(f"{v:.2f}" for v in after["load"]) + f" on {os.cpu_count()} cores",
     }
-    if record.epochs:
-        times = [t for t, _ in record.epochs]
-        usage["train"] = f"trainers: {len(record.epochs)} progress polls, last epoch seen {record.epochs[-1][1]}" \
-                         f" over {max(times) - min(times):.0f} s"
+    if record.epochs or record.finished:
+        epochs = TRAIN_EPOCHS * len(record.finished)
+        usage["train"] = (f"trainers: {len(record.epochs)} progress polls; {len(record.finished)} trainings of"
+                          f" {TRAIN_EPOCHS} epochs finished in {wall:.0f} s ({epochs / wall:.2f} epochs/s"
+                          " through the job engine)")
     if standin is not None:
         usage["train"] = ("training: a stand-in `python -m aelab train` process ran beside the server"
                           " (not the Train page)")

@@ -8,6 +8,7 @@ page's widget values across page switches by their prefixes.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
@@ -29,12 +30,14 @@ class Page:
     path: Path = field(default=HERE, compare=False)  # the page's file, filled in by discover()
 
 
-def discover() -> list[Page]:
-    """Every page module in this folder that declares ``PAGE``, in their declared order."""
+@functools.cache
+def discover() -> tuple[Page, ...]:
+    """Every page module in this folder that declares ``PAGE``, in their declared order (found once
+    per process: app.py asks on every run)."""
     pages = []
     for info in pkgutil.iter_modules([str(HERE)]):
         module = importlib.import_module(f"{__name__}.{info.name}")
         page = getattr(module, "PAGE", None)
         if isinstance(page, Page):
             pages.append(Page(**{**page.__dict__, "path": HERE / f"{info.name}.py"}))
-    return sorted(pages, key=lambda p: p.order)
+    return tuple(sorted(pages, key=lambda p: p.order))
