@@ -17,7 +17,14 @@ with streamlit (``streamlit.proto``), and nothing of the browser's rendering:
 - like the browser, it keeps the large messages the server marks ``cacheable`` and lists their
   hashes on the next rerun, so the server sends a ``ref_hash`` instead of resending them;
 - ``auto_rerun`` messages (a fragment with ``run_every``) are kept; :meth:`Session.poll` sends
-  the fragment reruns they ask for.
+  the fragment reruns they ask for;
+- a file upload goes the browser's way (:meth:`Session.upload`): a ``BackMsg.file_urls_request``
+  for the file names, answered by a ``ForwardMsg.file_urls_response`` with one upload URL per file;
+  an HTTP PUT of each file as multipart form data (field ``file``) to its URL, with the XSRF token
+  of the ``_streamlit_xsrf`` cookie (from ``/_stcore/health``) in an ``X-Xsrftoken`` header when the
+  server sets one; then a rerun with the uploader's ``FileUploaderState`` (name, size, file id and
+  URLs of each file). Files the uploader held before are deleted (HTTP DELETE), as the browser does
+  when a file is replaced.
 """
 
 from __future__ import annotations
@@ -25,12 +32,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.error
+import urllib.request
+import uuid
 from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import urlsplit
 
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.Common_pb2 import FileURLs, UploadedFileInfo
 from streamlit.proto.Element_pb2 import Element
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
@@ -39,6 +51,8 @@ ID_PREFIX = "$$ID"  # Streamlit's generated element ids: "$$ID-<hash>-<user key 
 WIDGETS = {"slider", "radio", "selectbox", "multiselect", "checkbox", "number_input", "text_input", "text_area",
            "button", "bidi_component", "button_group", "download_button", "file_uploader"}
 ERROR = 1  # Alert.Format.ERROR
+ALERT_FORMATS = {1: "error", 2: "warning", 3: "info", 4: "success"}  # Alert.Format
+XSRF_COOKIE = "_streamlit_xsrf"
 MAX_MESSAGE = 256 * 1024 * 1024
 
 
@@ -55,6 +69,7 @@ class Run:
     elements: dict[tuple[int, ...], Element] = field(default_factory=dict)
     exceptions: list[str] = field(default_factory=list)  # st.exception deltas, compile errors
     errors: list[str] = field(default_factory=list)  # st.error alerts
+    alerts: list[tuple[str, str]] = field(default_factory=list)  # (error/warning/info/success/toast, text)
     bytes: int = 0  # bytes received during the run
     seconds: float = 0.0  # from the action's send to its script_finished
 
@@ -118,6 +133,7 @@ class Session:
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         parts = urlsplit(url)
         self.origin = f"{parts.scheme}://{parts.netloc}"
+        self.xsrf: str | None = None  # the _streamlit_xsrf cookie, once an upload asked for it
         self.ws_url = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}/_stcore/stream"
         self.timeout = timeout
         self.session_id: str | None = None
@@ -137,6 +153,8 @@ class Session:
         self._waiter: tuple[int, asyncio.Future] | None = None
         self._ws = None
         self._reader: asyncio.Task | None = None
+        self._file_urls: dict[str, asyncio.Future] = {}  # request id -> the file_urls_response awaited
+        self._uploaded: dict[str, list[FileURLs]] = {}  # uploader widget id -> the URLs of the files it holds
         self.closed: str | None = None  # why the socket closed, once it has
 
     # ---- connection ------------------------------------------------------------------------
@@ -185,6 +203,35 @@ class Session:
         self._values[widget.id] = widget_state(widget, state | {name: value})
         return await self._request()
 
+    async def upload(self, key: str, name: str, data: bytes) -> Run:
+        """Put one file into the file uploader with user key ``key`` as the browser does, and rerun."""
+        return await self.upload_files(key, [(name, data)])
+
+    async def upload_files(self, key: str, files: list[tuple[str, bytes]]) -> Run:
+        """Put ``files`` (name, content) into the uploader ``key`` in place of what it held: ask the
+        server for upload URLs over the socket, PUT each file there, then rerun with the uploader's new
+        value. The run's ``seconds`` count from the URL request to the run's end."""
+        widget = self.widget(key)
+        if widget.kind != "file_uploader":
+            raise StClientError(f"{key!r} is a {widget.kind}, not a file uploader")
+        tic = time.perf_counter()
+        urls = await self._request_file_urls([name for name, _ in files])
+        if self.xsrf is None:
+            self.xsrf = await asyncio.to_thread(self._fetch_xsrf)
+        for (name, content), target in zip(files, urls, strict=True):
+            await asyncio.to_thread(self._http, "PUT", target.upload_url, _multipart(name, content))
+        state = WidgetState(id=widget.id)
+        state.file_uploader_state_value.uploaded_file_info.extend(
+            UploadedFileInfo(name=name, size=len(content), file_id=target.file_id, file_urls=target)
+            for (name, content), target in zip(files, urls, strict=True))
+        self._values[widget.id] = state
+        previous, self._uploaded[widget.id] = self._uploaded.get(widget.id, []), list(urls)
+        run = await self._request()
+        for old in previous:  # the browser deletes a file it no longer shows
+            await asyncio.to_thread(self._http, "DELETE", old.delete_url, None)
+        run.seconds = time.perf_counter() - tic
+        return run
+
     async def poll(self) -> Run | None:
         """Send the reruns of the fragments that asked for ``auto_rerun`` (once each); None if none did."""
         run = None
@@ -219,6 +266,54 @@ class Session:
         return out
 
     # ---- sending and waiting ---------------------------------------------------------------
+
+    async def _request_file_urls(self, names: list[str]) -> list[FileURLs]:
+        if self.closed:
+            raise StClientError(f"socket closed: {self.closed}")
+        msg = BackMsg()
+        request = msg.file_urls_request
+        request.request_id = uuid.uuid4().hex
+        request.file_names.extend(names)
+        request.session_id = self.session_id or ""
+        future = asyncio.get_running_loop().create_future()
+        self._file_urls[request.request_id] = future
+        await self._ws.send(msg.SerializeToString())
+        try:
+            response = await asyncio.wait_for(future, self.timeout)
+        except TimeoutError:
+            raise StClientError(f"no upload URLs within {self.timeout:g} s") from None
+        finally:
+            self._file_urls.pop(request.request_id, None)
+        if response.error_msg or len(response.file_urls) != len(names):
+            raise StClientError(f"no upload URLs: {response.error_msg or len(response.file_urls)}")
+        return list(response.file_urls)
+
+    def _fetch_xsrf(self) -> str:
+        """The XSRF cookie the server sets on ``/_stcore/health`` ("" when XSRF protection is off)."""
+        with urllib.request.urlopen(f"{self.origin}/_stcore/health", timeout=self.timeout) as response:
+            cookies = SimpleCookie()
+            for header in response.headers.get_all("Set-Cookie") or []:
+                cookies.load(header)
+        return cookies[XSRF_COOKIE].value if XSRF_COOKIE in cookies else ""
+
+    def _http(self, method: str, path: str, body: tuple[bytes, str] | None) -> None:
+        """One upload-route request, with the XSRF cookie and header the frontend sends."""
+        headers = {"Origin": self.origin}
+        if self.xsrf:
+            headers |= {"X-Xsrftoken": self.xsrf, "Cookie": f"{XSRF_COOKIE}={self.xsrf}"}
+        data = None
+        if body is not None:
+            data, headers["Content-Type"] = body
+        url = path if "://" in path else self.origin + path
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                response.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read()[:200].decode(errors="replace")
+            raise StClientError(f"{method} of an upload: HTTP {exc.code} {detail}") from None
+        except OSError as exc:
+            raise StClientError(f"{method} of an upload: {exc}") from None
 
     async def _request(self, page_name: str | None = None, page_hash: str | None = None,
                        fragment_id: str | None = None, auto: bool = False,
@@ -295,6 +390,10 @@ class Session:
             self.auto_reruns.clear()
         elif kind == "session_event" and msg.session_event.HasField("script_compilation_exception") and self._run:
             self._run.exceptions.append(msg.session_event.script_compilation_exception.message)
+        elif kind == "file_urls_response":
+            waiter = self._file_urls.get(msg.file_urls_response.response_id)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(msg.file_urls_response)
         elif kind == "page_not_found" and self._run is not None:
             self._run.errors.append(f"page not found: {msg.page_not_found.page_name}")
         elif kind == "script_finished":
@@ -321,8 +420,12 @@ class Session:
         kind = element.WhichOneof("type")
         if kind == "exception":
             self._run.exceptions.append(f"{element.exception.type}: {element.exception.message}")
-        elif kind == "alert" and element.alert.format == ERROR:
-            self._run.errors.append(element.alert.body)
+        elif kind == "alert":
+            self._run.alerts.append((ALERT_FORMATS.get(element.alert.format, "alert"), element.alert.body))
+            if element.alert.format == ERROR:
+                self._run.errors.append(element.alert.body)
+        elif kind == "toast":
+            self._run.alerts.append(("toast", element.toast.body))
 
     def _finish(self, status: int) -> None:
         run, self._run = self._run, None
@@ -355,6 +458,15 @@ class Session:
         for key, (_, used) in list(self._cache.items()):
             if self.runs - used > self._max_age:
                 del self._cache[key]
+
+
+def _multipart(name: str, content: bytes) -> tuple[bytes, str]:
+    """A form with one file field, ``file``, as the browser's FormData sends it: (body, content type)."""
+    boundary = f"----stclient{uuid.uuid4().hex}"
+    filename = name.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A").encode()  # as Chromium does
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"".encode() + filename
+            + b"\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+    return head + content + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
 def _with_metadata(cached: ForwardMsg, ref: ForwardMsg) -> ForwardMsg:
