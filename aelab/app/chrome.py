@@ -8,6 +8,7 @@ that know it lay their pictures out side by side and draw them bolder (:func:`pr
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from aelab import i18n
 from aelab.i18n import _
@@ -43,10 +44,9 @@ def setup() -> bool:
 
 def session_language() -> str | None:
     """The language this browser session chose (for code that runs before the script, e.g. callbacks)."""
-    try:
-        return st.session_state.get(LANG_KEY)
-    except Exception:  # no session here (a thread of the job engine): English
-        return None
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return None  # not a session's thread (the job engine's): English
+    return st.session_state.get(LANG_KEY)
 
 
 def presenting() -> bool:
