@@ -138,3 +138,15 @@ def test_pages_are_discovered_with_distinct_prefixes_and_names():
     library = {p.stem for p in PACKAGE.glob("*.py")} | {p.name for p in PACKAGE.iterdir() if p.is_dir()}
     assert not set(files) & library  # no page module named like a library module
     assert sum(p.default for p in found) == 1
+
+
+def test_the_server_does_not_collect_all_garbage_after_every_run():
+    """Streamlit's collection after every run took 37% of the server's CPU with 30 sessions
+    (bench/classroom_load.py); .streamlit/config.toml turns it off, and Streamlit must read it so."""
+    import tomllib
+
+    from streamlit import config
+
+    settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert settings["runner"]["postScriptGC"] is False
+    assert "runner.postScriptGC" in config._config_options_template  # the option still exists under this name
