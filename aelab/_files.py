@@ -43,7 +43,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
+from . import i18n
 from .errors import AelabError
+from .i18n import N_, _
 
 MiB = 2**20
 UNPACK_ERRORS = (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError, ValueError)
@@ -54,7 +56,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 def human_size(n: int) -> str:
     """A byte count for a message: "3.2 MiB" or "5,000 bytes"."""
-    return f"{n / MiB:,.1f} MiB" if n >= MiB else f"{n:,} bytes"
+    return f"{n / MiB:,.1f} MiB" if n >= MiB else _("{n:,} bytes", n=n)
 
 
 # ---- the readers' boundary -----------------------------------------------------------------------
@@ -66,7 +68,8 @@ def reader_boundary(error: type[AelabError], subject: Callable[..., str], advice
     ``error`` itself passes through untouched (the reader's own, specific messages); another
     AelabError is re-raised as ``error``; any other exception, MemoryError and RecursionError
     included, becomes ``error`` saying "<subject> cannot be read: <why>. <advice>", where
-    ``subject(*args, **kwargs)`` names the file as the user named it. The message never
+    ``subject(*args, **kwargs)`` names the file as the user named it (``advice`` is English,
+    marked with ``N_()`` where it is defined, and translated here). The message never
     holds a Python type name alone, and paths inside the library's own message are removed.
     The new error is raised after the original one is dropped (no ``__context__``), so the
     failed reader's frames and whatever large arrays they held are freed at once.
@@ -80,10 +83,11 @@ def reader_boundary(error: type[AelabError], subject: Callable[..., str], advice
             except error:
                 raise
             except AelabError as exc:
-                message = f"{_subject(subject, args, kwargs)}: {exc}"
+                message = _("{subject}: {problem}", subject=_subject(subject, args, kwargs), problem=exc)
             except Exception as exc:  # the net under every specific message
                 why, extra = _explain(exc)
-                message = f"{_subject(subject, args, kwargs)} cannot be read: {why}. {extra or advice}"
+                message = _("{subject} cannot be read: {why}. {advice}", subject=_subject(subject, args, kwargs),
+                            why=why, advice=extra or i18n._(advice))
                 _log.info("%s: %s", reader.__qualname__, message, exc_info=exc)
             raise error(message)
 
@@ -96,20 +100,22 @@ def _subject(subject: Callable[..., str], args: tuple, kwargs: dict) -> str:
     try:
         return str(subject(*args, **kwargs))
     except Exception:  # a message must still come out
-        return "the file"
+        return _("the file")
 
 
 def _explain(exc: BaseException) -> tuple[str, str]:
     """Why a reader failed, in words, and advice that replaces the reader's own (or '')."""
     if isinstance(exc, MemoryError):
-        return ("reading it needs more memory than this server has free",
-                "Try a smaller file (fewer or smaller images), or try again later")
+        return (_("reading it needs more memory than this server has free"),
+                _("Try a smaller file (fewer or smaller images), or try again later"))
     if isinstance(exc, RecursionError):
-        return "it is nested too deeply to read", ""
+        return _("it is nested too deeply to read"), ""
     if isinstance(exc, OverflowError):
-        return "it holds a number too large to use", ""
+        return _("it holds a number too large to use"), ""
     detail = scrub(str(exc))
-    return "it is damaged or not in the format expected" + (f" ({detail})" if detail else ""), ""
+    if detail:
+        return _("it is damaged or not in the format expected ({detail})", detail=detail), ""
+    return _("it is damaged or not in the format expected"), ""
 
 
 def scrub(text: str, limit: int = 200) -> str:
@@ -331,7 +337,7 @@ _CENTRAL_RECORD = struct.Struct("<4s24xHHH12x")  # signature, name, extra and co
 
 @contextmanager
 def open_zip(source: str | Path | bytes, label: str, *, max_entries: int, error: type[AelabError],
-             what: str = "entries") -> Iterator[zipfile.ZipFile]:
+             what: str = N_("entries")) -> Iterator[zipfile.ZipFile]:
     """Open an untrusted zip (a path or bytes), refusing one with more than ``max_entries`` entries
     before :class:`zipfile.ZipFile` parses its central directory (which it does whole, on
     opening: a million entries cost half a minute and over a gigabyte).
@@ -346,13 +352,13 @@ def open_zip(source: str | Path | bytes, label: str, *, max_entries: int, error:
             _count_entries(fp, label, max_entries, error, what)
             archive = zipfile.ZipFile(fp)
         except zipfile.BadZipFile as exc:
-            raise error(f"{label} is a damaged zip file ({scrub(str(exc))})") from None
+            raise error(_("{label} is a damaged zip file ({detail})", label=label, detail=scrub(str(exc)))) from None
         except NotImplementedError as exc:
-            raise error(f"{label} needs a zip feature aelab cannot read ({scrub(str(exc))}); zip the files again "
-                        "with an ordinary zip tool") from None
+            raise error(_("{label} needs a zip feature aelab cannot read ({detail}); zip the files again "
+                          "with an ordinary zip tool", label=label, detail=scrub(str(exc)))) from None
         with archive:
             if any(not info.filename for info in archive.filelist):
-                raise error(f"{label} holds an entry without a name; the zip is damaged")
+                raise error(_("{label} holds an entry without a name; the zip is damaged", label=label))
             yield archive
     finally:
         fp.close()
@@ -365,23 +371,25 @@ def _count_entries(fp: BinaryIO, label: str, max_entries: int, error: type[Aelab
     except OSError:
         end = None
     if not end:
-        raise error(f"{label} is a damaged zip file (its end record is missing: the file is cut short, or not a zip)")
+        raise error(_("{label} is a damaged zip file (its end record is missing: the file is cut short, or not a "
+                      "zip)", label=label))
     declared = end[zipfile._ECD_ENTRIES_TOTAL]  # type: ignore[attr-defined]
     if declared > max_entries:
-        raise error(f"{label} holds {declared:,} entries; at most {max_entries:,} {what} are allowed")
+        raise error(_("{label} holds {declared:,} entries; at most {most:,} {what} are allowed", label=label,
+                      declared=declared, most=max_entries, what=i18n._(what)))
     size = end[zipfile._ECD_SIZE]  # type: ignore[attr-defined]
     start = end[zipfile._ECD_LOCATION] - size  # type: ignore[attr-defined]
     if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:  # type: ignore[attr-defined]
         start -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator  # type: ignore[attr-defined]
     if start < 0:
-        raise error(f"{label} is a damaged zip file (its central directory lies outside the file)")
+        raise error(_("{label} is a damaged zip file (its central directory lies outside the file)", label=label))
     fp.seek(start)
     directory = fp.read(size)  # at most the file: start >= 0 and the directory ends before the end record
     count = position = 0
     while position < size and position + _CENTRAL_RECORD.size <= len(directory):
         if count == max_entries:
-            raise error(f"{label} holds more than {max_entries:,} entries; at most {max_entries:,} {what} "
-                        "are allowed")
+            raise error(_("{label} holds more than {most:,} entries; at most {most:,} {what} are allowed",
+                          label=label, most=max_entries, what=i18n._(what)))
         signature, name, extra, comment = _CENTRAL_RECORD.unpack_from(directory, position)
         if signature != zipfile.stringCentralDir:  # type: ignore[attr-defined]
             break  # zipfile refuses it as damaged
@@ -404,7 +412,8 @@ def zip_members(archive: zipfile.ZipFile, label: str, *, max_unpacked: int,
     entries = archive.infolist()
     unpacked = sum(entry.file_size for entry in entries)
     if unpacked > max_unpacked:
-        raise error(f"{label} unpacks to {human_size(unpacked)}, more than the {human_size(max_unpacked)} allowed")
+        raise error(_("{label} unpacks to {size}, more than the {limit} allowed", label=label,
+                      size=human_size(unpacked), limit=human_size(max_unpacked)))
     return [e for e in entries if e.filename and not e.is_dir() and not ignored_member(e.filename)]
 
 
@@ -412,11 +421,13 @@ def check_readable(members: list[zipfile.ZipInfo], label: str, error: type[Aelab
     """Refuse members behind a password, or compressed with anything but deflate (or stored)."""
     for member in members:
         if member.flag_bits & 0x1:
-            raise error(f"{label} is password-protected ({member.filename!r}); upload a zip without a password")
+            raise error(_("{label} is password-protected ({member!r}); upload a zip without a password",
+                          label=label, member=member.filename))
         if member.compress_type not in ZIP_METHODS:
-            method = _METHOD_NAMES.get(member.compress_type, f"method {member.compress_type}")
-            raise error(f"{label}: {member.filename!r} uses {method} compression, which aelab does not accept; "
-                        "zip it again with the usual (deflate) compression")
+            method = _METHOD_NAMES.get(member.compress_type) or _("method {number}", number=member.compress_type)
+            raise error(_("{label}: {member!r} uses {method} compression, which aelab does not accept; "
+                          "zip it again with the usual (deflate) compression", label=label, member=member.filename,
+                          method=method))
 
 
 def open_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str,
@@ -426,7 +437,7 @@ def open_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str,
     try:
         return archive.open(member)
     except UNPACK_ERRORS as exc:
-        raise error(f"{label}: cannot unpack {member.filename!r} ({scrub(str(exc)) or 'the zip is damaged'})") from None
+        raise error(_cannot_unpack(label, member, exc)) from None
 
 
 def read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str, error: type[AelabError]) -> bytes:
@@ -435,9 +446,10 @@ def read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str, e
         with open_member(archive, member, label, error) as f:
             raw = f.read(member.file_size + 1)
     except UNPACK_ERRORS as exc:
-        raise error(f"{label}: cannot unpack {member.filename!r} ({scrub(str(exc)) or 'the zip is damaged'})") from None
+        raise error(_cannot_unpack(label, member, exc)) from None
     if len(raw) > member.file_size:
-        raise error(f"{label}: {member.filename!r} is larger than the zip says; the zip is damaged")
+        raise error(_("{label}: {member!r} is larger than the zip says; the zip is damaged", label=label,
+                      member=member.filename))
     return raw
 
 
@@ -449,8 +461,14 @@ def copy_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path,
             left = member.file_size
             while chunk := source.read(min(left + 1, MiB)):
                 if len(chunk) > left:
-                    raise error(f"{label}: {member.filename!r} is larger than the zip says; the zip is damaged")
+                    raise error(_("{label}: {member!r} is larger than the zip says; the zip is damaged",
+                                  label=label, member=member.filename))
                 out.write(chunk)
                 left -= len(chunk)
     except UNPACK_ERRORS as exc:
-        raise error(f"{label}: cannot unpack {member.filename!r} ({scrub(str(exc)) or 'the zip is damaged'})") from None
+        raise error(_cannot_unpack(label, member, exc)) from None
+
+
+def _cannot_unpack(label: str, member: zipfile.ZipInfo, exc: BaseException) -> str:
+    detail = scrub(str(exc)) or _("the zip is damaged")
+    return _("{label}: cannot unpack {member!r} ({detail})", label=label, member=member.filename, detail=detail)

@@ -61,8 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     pre = sub.add_parser("pretrained", help="retrain the shipped models from scratch")
     pre.add_argument("--out", type=Path, default=None, help="folder (default: the shipped pretrained/)")
     pre.add_argument("--only", nargs="*",
-                     choices=[r.name for r in pretrained.RECIPES] + [pretrained.JUDGE_DIR, pretrained.FIGURES_DIR],
-                     help="just these models (or the judge classifier, or the compare page's figures)")
+                     choices=[r.name for r in pretrained.RECIPES] + [pretrained.JUDGE_DIR, pretrained.FIGURES_DIR,
+                                                                 pretrained.LAYOUTS_DIR],
+                     help="just these models (or the judge classifier, the compare page's figures, the UMAP layouts)")
     pre.set_defaults(run=_cmd_pretrained)
 
     info = sub.add_parser("info", help="show a saved model's config")

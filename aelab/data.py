@@ -26,11 +26,13 @@ from typing import BinaryIO
 import numpy as np
 import platformdirs
 
+from aelab import i18n
 from aelab._files import atomic_write, human_size, reader_boundary
 from aelab.errors import DataError
+from aelab.i18n import N_, _
 from aelab.uploads import UPLOAD_LIMITS, UploadLimits, image_zip_arrays, npz_arrays
 
-DATA_SPECS_HELP = (
+DATA_SPECS_HELP = N_(
     "data spec: 'mnist5k' (5,000 bundled 28x28 MNIST digits), 'digits' (scikit-learn's "
     "1,797 8x8 digits), 'idx:PATH' (a folder of MNIST-format IDX files, e.g. MNIST, "
     "Fashion-MNIST, KMNIST), 'npz:PATH' (a NumPy .npz with an 'images' array, N x H x W, "
@@ -47,8 +49,8 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # The most data one IDX file may declare. The largest MNIST-format set, EMNIST ByClass, has
 # 547 MB of training images; a header declaring more is refused before anything is read.
 IDX_MAX_BYTES = 2**30
-_IDX_HOW_TO = ("Check that it is an MNIST-format IDX file (plain or gzipped), e.g. train-images-idx3-ubyte.gz "
-               "as downloaded")
+_IDX_HOW_TO = N_("Check that it is an MNIST-format IDX file (plain or gzipped), e.g. train-images-idx3-ubyte.gz "
+                  "as downloaded")
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: arrays have no single truth value
@@ -62,13 +64,11 @@ class ImageSet:
 
     def __post_init__(self) -> None:
         if self.images.ndim != 3:
-            raise DataError(
-                f"{self.name}: images must have shape (N, H, W), got {self.images.shape}"
-            )
+            raise DataError(_("{name}: images must have shape (N, H, W), got {shape}", name=self.name,
+                              shape=self.images.shape))
         if self.labels is not None and self.labels.shape != (len(self.images),):
-            raise DataError(
-                f"{self.name}: {len(self.images)} images but labels of shape {self.labels.shape}"
-            )
+            raise DataError(_("{name}: {n} images but labels of shape {shape}", name=self.name, n=len(self.images),
+                              shape=self.labels.shape))
 
     @property
     def image_shape(self) -> tuple[int, int]:
@@ -119,7 +119,7 @@ def load_splits(
     if spec.lower().startswith("idx:"):
         folder = spec[len("idx:") :].strip()
         if not folder:
-            raise DataError(f"data spec {spec!r} names no folder; expected 'idx:PATH'")
+            raise DataError(_("data spec {spec!r} names no folder; expected 'idx:PATH'", spec=spec))
         train, test = load_idx_folder(Path(folder))
         if test is not None:
             return Splits(train, test, spec)
@@ -131,17 +131,18 @@ def load_splits(
     elif spec.lower() == "digits":
         data = sklearn_digits()
     else:
-        raise DataError(f"unknown data spec {spec!r}; accepted: {DATA_SPECS_HELP}")
+        raise DataError(_("unknown data spec {spec!r}; accepted: {accepted}", spec=spec,
+                          accepted=i18n._(DATA_SPECS_HELP)))
     train, val = split(data, val_fraction=val_fraction, seed=seed)
     return Splits(train, val, spec)
 
 
 def _read_upload_spec(spec: str) -> ImageSet:
     """The images named by an 'npz:PATH' or 'zip:PATH' spec."""
-    kind, _, path = spec.partition(":")
+    kind, _sep, path = spec.partition(":")
     kind, path = kind.lower(), path.strip()
     if not path:
-        raise DataError(f"data spec {spec!r} names no file; expected '{kind}:PATH'")
+        raise DataError(_("data spec {spec!r} names no file; expected '{kind}:PATH'", spec=spec, kind=kind))
     reader = read_npz_images if kind == "npz" else read_image_zip
     return reader(Path(path).expanduser())
 
@@ -193,10 +194,8 @@ def split(data: ImageSet, *, val_fraction: float = 0.1, seed: int = 0) -> tuple[
     val_idx = rng.permutation(np.concatenate(val_parts))
     train_idx = rng.permutation(np.concatenate(train_parts))
     if len(val_idx) == 0 or len(train_idx) == 0:
-        raise DataError(
-            f"cannot split {data.name} ({len(data)} images) into train and validation: "
-            "need at least 2 images (and 2 in some class when labelled)"
-        )
+        raise DataError(_("cannot split {name} ({n} images) into train and validation: "
+                          "need at least 2 images (and 2 in some class when labelled)", name=data.name, n=len(data)))
     train = dataclasses.replace(data.subset(train_idx), name=f"{data.name} (train)")
     val = dataclasses.replace(data.subset(val_idx), name=f"{data.name} (validation)")
     return train, val
@@ -212,7 +211,7 @@ def _val_count(group_size: int, val_fraction: float) -> int:
 def _check_fraction(val_fraction: float) -> None:
     """Raise DataError unless 0 < val_fraction < 1."""
     if not 0.0 < float(val_fraction) < 1.0:  # also rejects NaN
-        raise DataError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction}")
+        raise DataError(_("val_fraction must lie strictly between 0 and 1, got {value}", value=val_fraction))
 
 
 def mnist5k(cache_dir: Path | None = None) -> ImageSet:
@@ -267,7 +266,7 @@ def sklearn_digits() -> ImageSet:
     return ImageSet(images, digits.target.astype(np.int64), "digits")
 
 
-@reader_boundary(DataError, lambda path, *args, **kwargs: f"The IDX file {path}", _IDX_HOW_TO)
+@reader_boundary(DataError, lambda path, *args, **kwargs: _("The IDX file {path}", path=path), _IDX_HOW_TO)
 def read_idx(path: Path, *, max_bytes: int = IDX_MAX_BYTES) -> np.ndarray:
     """Read an IDX file (plain or gzipped) into a native-endian numpy array.
 
@@ -283,15 +282,17 @@ def read_idx(path: Path, *, max_bytes: int = IDX_MAX_BYTES) -> np.ndarray:
             header_size = 4 + 4 * len(shape)
             expected = math.prod(shape) * dtype.itemsize
             if expected > max_bytes:
-                raise DataError(f"{path}: the IDX header declares shape {shape}, {human_size(expected)} of data; "
-                                f"aelab reads IDX files of at most {human_size(max_bytes)}")
+                raise DataError(_("{path}: the IDX header declares shape {shape}, {size} of data; "
+                                  "aelab reads IDX files of at most {limit}", path=path, shape=shape,
+                                  size=human_size(expected), limit=human_size(max_bytes)))
             if not gzipped:
                 _check_idx_size(path, shape, expected, path.stat().st_size - header_size)
             raw = _read_up_to(f, expected + 1)
         except (OSError, EOFError, zlib.error) as err:
             if not gzipped:
-                raise DataError(f"cannot read IDX file {path}: {getattr(err, 'strerror', None) or err}") from None
-            raise DataError(f"{path}: corrupted gzip data ({err})") from None
+                raise DataError(_("cannot read IDX file {path}: {why}", path=path,
+                                  why=getattr(err, "strerror", None) or err)) from None
+            raise DataError(_("{path}: corrupted gzip data ({why})", path=path, why=err)) from None
     _check_idx_size(path, shape, expected, len(raw), at_least=len(raw) > expected)
     data = np.frombuffer(raw, dtype=dtype, count=math.prod(shape)).reshape(shape)
     return data.astype(dtype.newbyteorder("="))
@@ -299,9 +300,14 @@ def read_idx(path: Path, *, max_bytes: int = IDX_MAX_BYTES) -> np.ndarray:
 
 def _check_idx_size(path: Path, shape: tuple[int, ...], expected: int, found: int, *, at_least: bool = False) -> None:
     if found != expected:
-        problem = "truncated" if found < expected else "has trailing bytes"
-        got = f"more than {expected}" if at_least else f"{found}"
-        raise DataError(f"{path}: IDX data {problem}: shape {shape} needs {expected} bytes, found {got}")
+        if found < expected:
+            raise DataError(_("{path}: IDX data truncated: shape {shape} needs {expected} bytes, found {found}",
+                              path=path, shape=shape, expected=expected, found=found))
+        if at_least:
+            raise DataError(_("{path}: IDX data has trailing bytes: shape {shape} needs {expected} bytes, found "
+                              "more than {expected}", path=path, shape=shape, expected=expected))
+        raise DataError(_("{path}: IDX data has trailing bytes: shape {shape} needs {expected} bytes, found {found}",
+                          path=path, shape=shape, expected=expected, found=found))
 
 
 def _read_up_to(f: BinaryIO, n: int) -> bytearray:
@@ -322,7 +328,7 @@ def _idx_stream(path: Path) -> Iterator[tuple[BinaryIO, bool]]:
     try:
         file = path.open("rb")
     except OSError as err:
-        raise DataError(f"cannot read IDX file {path}: {err.strerror or err}") from None
+        raise DataError(_("cannot read IDX file {path}: {why}", path=path, why=err.strerror or err)) from None
     with file:
         gzipped = file.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
         file.seek(0)
@@ -337,36 +343,36 @@ def _idx_header(path: Path, f: BinaryIO) -> tuple[np.dtype, tuple[int, ...]]:
     """Parse an IDX header: magic 0x0000, type code, dimension count, uint32 sizes."""
     raw = f.read(4)
     if len(raw) < 4:
-        raise DataError(f"{path}: truncated IDX header: expected 4 bytes, found {len(raw)}")
+        raise DataError(_("{path}: truncated IDX header: expected {expected} bytes, found {found}", path=path,
+                          expected=4, found=len(raw)))
     if raw[0:2] != b"\x00\x00":
-        raise DataError(
-            f"{path}: not an IDX file: magic number is 0x{raw[:4].hex().upper()}, "
-            "expected 0x0000 then a type code and a dimension count (e.g. 0x00000803)"
-        )
+        raise DataError(_("{path}: not an IDX file: magic number is 0x{magic}, expected 0x0000 then a type code and "
+                          "a dimension count (e.g. 0x00000803)", path=path, magic=raw[:4].hex().upper()))
     type_code, ndim = raw[2], raw[3]
     if type_code not in _IDX_DTYPES:
         known = ", ".join(f"0x{code:02X}" for code in _IDX_DTYPES)
-        raise DataError(f"{path}: unsupported IDX type code 0x{type_code:02X} (known: {known})")
+        raise DataError(_("{path}: unsupported IDX type code 0x{code:02X} (known: {known})", path=path,
+                          code=type_code, known=known))
     if not 1 <= ndim <= _IDX_MAX_DIMS:
-        raise DataError(f"{path}: IDX file has {ndim} dimensions; expected 1 to {_IDX_MAX_DIMS}")
+        raise DataError(_("{path}: IDX file has {ndim} dimensions; expected 1 to {most}", path=path, ndim=ndim,
+                          most=_IDX_MAX_DIMS))
     sizes = f.read(4 * ndim)
     if len(sizes) < 4 * ndim:
-        raise DataError(
-            f"{path}: truncated IDX header: expected {4 + 4 * ndim} bytes, found {4 + len(sizes)}"
-        )
+        raise DataError(_("{path}: truncated IDX header: expected {expected} bytes, found {found}", path=path,
+                          expected=4 + 4 * ndim, found=4 + len(sizes)))
     shape = struct.unpack(f">{ndim}I", sizes)  # Python ints
     return np.dtype(_IDX_DTYPES[type_code]), shape
 
 
-@reader_boundary(DataError, lambda path, *args, **kwargs: f"The IDX folder {path}", _IDX_HOW_TO)
+@reader_boundary(DataError, lambda path, *args, **kwargs: _("The IDX folder {path}", path=path), _IDX_HOW_TO)
 def load_idx_folder(path: Path) -> tuple[ImageSet, ImageSet | None]:
     """Load a folder of MNIST-format IDX files as (train, t10k test or None); any problem is a DataError."""
     folder = Path(path).expanduser()
     if not folder.is_dir():
-        raise DataError(f"IDX folder not found: {folder}")
+        raise DataError(_("IDX folder not found: {folder}", folder=folder))
     if _find_idx_file(folder, "train", "images", 3) is None:
         looked_for = ", ".join(_idx_candidates("train", "images", 3))
-        raise DataError(f"no training images in {folder}; looked for {looked_for}")
+        raise DataError(_("no training images in {folder}; looked for {names}", folder=folder, names=looked_for))
     base_name = folder.resolve().name or str(folder)
     train = _load_idx_pair(folder, "train", f"{base_name} (train)")
     test = _load_idx_pair(folder, "t10k", f"{base_name} (t10k)")
@@ -398,36 +404,36 @@ def _load_idx_pair(folder: Path, prefix: str, name: str) -> ImageSet | None:
         return ImageSet(images, None, name)
     labels = _idx_labels(labels_path, read_idx(labels_path))
     if len(labels) != len(images):
-        raise DataError(
-            f"{len(images)} images but {len(labels)} labels in {labels_path} "
-            f"(images from {images_path.name})"
-        )
+        raise DataError(_("{n} images but {m} labels in {path} (images from {images})", n=len(images),
+                          m=len(labels), path=labels_path, images=images_path.name))
     return ImageSet(images, labels, name)
 
 
 def _idx_images(path: Path, data: np.ndarray) -> np.ndarray:
     """Check IDX image data is (N, H, W), none of them zero, and scale it to float32 in [0, 1]."""
     if data.ndim != 3:
-        raise DataError(f"{path}: images must be 3-D (N, H, W), found shape {data.shape}")
+        raise DataError(_("{path}: images must be 3-D (N, H, W), found shape {shape}", path=path, shape=data.shape))
     if 0 in data.shape:
         n, h, w = data.shape
-        raise DataError(f"{path}: holds {n} images of {h}x{w} pixels; an IDX data set needs at least one "
-                        "image of at least 1x1 pixels")
+        raise DataError(_("{path}: holds {n} images of {h}x{w} pixels; an IDX data set needs at least one "
+                          "image of at least 1x1 pixels", path=path, n=n, h=h, w=w))
     if data.dtype == np.uint8:
         return data.astype(np.float32) / 255.0
     if data.dtype.kind != "f":
-        raise DataError(f"{path}: images must be unsigned bytes or floats, found {data.dtype}")
+        raise DataError(_("{path}: images must be unsigned bytes or floats, found {dtype}", path=path,
+                          dtype=data.dtype))
     if data.size and not (np.isfinite(data).all() and data.min() >= 0 and data.max() <= 1):
-        raise DataError(f"{path}: float images must lie in [0, 1]")
+        raise DataError(_("{path}: float images must lie in [0, 1]", path=path))
     return data.astype(np.float32)
 
 
 def _idx_labels(path: Path, data: np.ndarray) -> np.ndarray:
     """Check IDX label data is 1-D integers in 0..255 and return it as int64."""
     if data.ndim != 1:
-        raise DataError(f"{path}: labels must be 1-D, found shape {data.shape}")
+        raise DataError(_("{path}: labels must be 1-D, found shape {shape}", path=path, shape=data.shape))
     if data.dtype.kind not in "iu":
-        raise DataError(f"{path}: labels must be integers, found {data.dtype}")
+        raise DataError(_("{path}: labels must be integers, found {dtype}", path=path, dtype=data.dtype))
     if data.size and (data.min() < 0 or data.max() > 255):
-        raise DataError(f"{path}: labels must lie in 0..255, found {data.min()}..{data.max()}")
+        raise DataError(_("{path}: labels must lie in 0..255, found {low}..{high}", path=path, low=data.min(),
+                          high=data.max()))
     return data.astype(np.int64)

@@ -26,6 +26,7 @@ from PIL import ExifTags, Image, UnidentifiedImageError
 
 from aelab._files import MiB, human_size, reader_boundary, scrub
 from aelab.errors import DataError
+from aelab.i18n import N_, _
 
 DIGIT_SIDE = 28  # the output image, as MNIST's
 BOX_SIDE = 20  # the digit's longer side, as MNIST's
@@ -39,8 +40,7 @@ _LUMINANCE = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, 
 _ORIENTATION = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,  # EXIF tag 274 (photos)
                 4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
                 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
-_FORMATS_TEXT = "a PNG, JPEG, GIF, BMP or WebP picture"
-_ADVICE = "Save the picture again as PNG or JPEG and upload that, or draw the digit instead"
+_ADVICE = N_("Save the picture again as PNG or JPEG and upload that, or draw the digit instead")
 
 
 @dataclass(frozen=True)
@@ -55,42 +55,46 @@ class PictureLimits:
 PICTURE_LIMITS = PictureLimits()
 
 
-def digit_from_drawing(pixels: np.ndarray, name: str = "the drawing") -> np.ndarray:
+def digit_from_drawing(pixels: np.ndarray, name: str | None = None) -> np.ndarray:
     """An MNIST-like digit, float32 (28, 28) in [0, 1] with white strokes, from a picture as an array.
 
     ``pixels`` is (H, W) grey, or (H, W, C) with C = 1, 2 (grey and alpha), 3 (RGB) or 4
     (RGBA); uint8 (0..255), bool, or floats in [0, 1] or [0, 255]; strokes light on dark or
-    dark on light. A blank picture is a DataError naming it as ``name``.
+    dark on light. A blank picture is a DataError naming it as ``name`` (default: "the drawing").
     """
+    name = name or _("the drawing")
     ink = _ink(_grey(np.asarray(pixels), name), name)  # (H, W) -> (H, W), 0 where there is no ink
     return _centred(_fitted(_cropped(ink)))  # -> (h, w) -> (<=20, <=20) -> (28, 28)
 
 
-def _file_name(data: bytes, name: str = "the picture", *args, **kwargs) -> str:
-    return name
+def _file_name(data: bytes, name: str | None = None, *args, **kwargs) -> str:
+    return name or _("the picture")
 
 
 @reader_boundary(DataError, _file_name, _ADVICE)
-def digit_from_file(data: bytes, name: str = "the picture", limits: PictureLimits = PICTURE_LIMITS) -> np.ndarray:
+def digit_from_file(data: bytes, name: str | None = None, limits: PictureLimits = PICTURE_LIMITS) -> np.ndarray:
     """An MNIST-like digit (see :func:`digit_from_drawing`) from an uploaded image file's bytes.
 
     ``name`` is the file as the user knows it, used in every message. Only the first frame
     of an animated picture is used; a photo is turned upright by its EXIF orientation.
     """
+    name = _file_name(data, name)
     return digit_from_drawing(read_picture(data, name, limits), name)
 
 
 @reader_boundary(DataError, _file_name, _ADVICE)
-def read_picture(data: bytes, name: str = "the picture", limits: PictureLimits = PICTURE_LIMITS) -> np.ndarray:
+def read_picture(data: bytes, name: str | None = None, limits: PictureLimits = PICTURE_LIMITS) -> np.ndarray:
     """The first frame of an image file as uint8 (H, W) grey or (H, W, 4) RGBA, at most 1024 pixels a side.
 
     Raises DataError for anything but a PNG, JPEG, GIF, BMP or WebP file within ``limits``.
     """
+    name = _file_name(data, name)
     if len(data) > limits.max_bytes:
-        raise DataError(f"{name} is {human_size(len(data))}; pictures are limited to "
-                        f"{human_size(limits.max_bytes)}. Upload a smaller picture (a crop of the digit is enough)")
+        raise DataError(_("{name} is {size}; pictures are limited to {limit}. Upload a smaller picture (a crop of the "
+                          "digit is enough)", name=name, size=human_size(len(data)),
+                          limit=human_size(limits.max_bytes)))
     if not data:
-        raise DataError(f"{name} is empty (0 bytes); upload {_FORMATS_TEXT}")
+        raise DataError(_("{name} is empty (0 bytes); upload a PNG, JPEG, GIF, BMP or WebP picture", name=name))
     return _decoded(_open(data, name, limits), name)
 
 
@@ -114,19 +118,20 @@ def _open(data: bytes, name: str, limits: PictureLimits) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS)
     except UnidentifiedImageError:
-        raise DataError(f"{name} is not {_FORMATS_TEXT} (Pillow cannot tell what it is); "
-                        "upload an image file, or draw the digit instead") from None
+        raise DataError(_("{name} is not a PNG, JPEG, GIF, BMP or WebP picture (Pillow cannot tell what it is); "
+                          "upload an image file, or draw the digit instead", name=name)) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise DataError(f"{name} declares a picture far too large to open; pictures are limited to "
-                        f"{limits.max_pixels / 1e6:g} megapixels. Upload a smaller picture") from None
+        raise DataError(_("{name} declares a picture far too large to open; pictures are limited to "
+                          "{megapixels:g} megapixels. Upload a smaller picture", name=name,
+                          megapixels=limits.max_pixels / 1e6)) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:  # a header cut short or broken
-        raise DataError(f"{name} is damaged or cut short ({scrub(str(exc)) or 'Pillow cannot read its header'}); "
-                        "save or export the picture again and upload the new file") from None
+        raise DataError(_damaged(name, exc, _("Pillow cannot read its header"))) from None
     width, height = image.size
     if min(width, height) < 1 or max(width, height) > limits.max_side or width * height > limits.max_pixels:
-        raise DataError(f"{name} is {width:,}x{height:,} pixels; pictures must be at most {limits.max_side:,} "
-                        f"pixels a side and {limits.max_pixels / 1e6:g} megapixels in all. "
-                        "Upload a smaller picture (a crop of the digit is enough)")
+        raise DataError(_("{name} is {width:,}x{height:,} pixels; pictures must be at most {side:,} pixels a side and "
+                          "{megapixels:g} megapixels in all. Upload a smaller picture (a crop of the digit is enough)",
+                          name=name, width=width, height=height, side=limits.max_side,
+                          megapixels=limits.max_pixels / 1e6))
     return image
 
 
@@ -138,11 +143,15 @@ def _decoded(image: Image.Image, name: str) -> np.ndarray:
         image = _eight_bit(image).convert("RGBA" if _has_alpha(image) else "L")  # decodes the first frame only
         image.thumbnail((_WORK_SIDE, _WORK_SIDE), Image.Resampling.BOX)
     except (OSError, SyntaxError, ValueError, EOFError) as exc:  # truncated, or a broken chunk or stream
-        raise DataError(f"{name} is damaged or cut short ({scrub(str(exc)) or 'Pillow cannot decode it'}); "
-                        "save or export the picture again and upload the new file") from None
+        raise DataError(_damaged(name, exc, _("Pillow cannot decode it"))) from None
     if orientation in _ORIENTATION:
         image = image.transpose(_ORIENTATION[orientation])
     return np.asarray(image)
+
+
+def _damaged(name: str, exc: BaseException, otherwise: str) -> str:
+    return _("{name} is damaged or cut short ({detail}); save or export the picture again and upload the new file",
+             name=name, detail=scrub(str(exc)) or otherwise)
 
 
 def _eight_bit(image: Image.Image) -> Image.Image:
@@ -167,10 +176,10 @@ def _grey(pixels: np.ndarray, name: str) -> np.ndarray:
     elif pixels.ndim == 2:
         channels, pixels = 1, pixels[..., None]
     else:
-        raise DataError(f"{name} has shape {pixels.shape}; expected a picture (H, W) or (H, W, C) "
-                        "with 1 to 4 channels")
+        raise DataError(_("{name} has shape {shape}; expected a picture (H, W) or (H, W, C) with 1 to 4 channels",
+                          name=name, shape=pixels.shape))
     if min(pixels.shape[:2]) < 1:
-        raise DataError(f"{name} has no pixels (shape {pixels.shape}); draw a digit")
+        raise DataError(_("{name} has no pixels (shape {shape}); draw a digit", name=name, shape=pixels.shape))
     values = _unit(pixels, name)
     grey = values[..., :3] @ _LUMINANCE if channels >= 3 else values[..., 0]
     if channels in (2, 4):
@@ -181,11 +190,12 @@ def _grey(pixels: np.ndarray, name: str) -> np.ndarray:
 def _unit(pixels: np.ndarray, name: str) -> np.ndarray:
     """Values as float32 in [0, 1]: bool, integers in 0..255, floats in [0, 1] or [0, 255]."""
     if pixels.dtype.kind not in "biuf":
-        raise DataError(f"{name} holds {pixels.dtype} values; expected numbers")
+        raise DataError(_("{name} holds {dtype} values; expected numbers", name=name, dtype=pixels.dtype))
     values = pixels.astype(np.float32)
     low, high = float(values.min()), float(values.max())
     if not (np.isfinite(low) and np.isfinite(high)) or low < 0 or high > 255:
-        raise DataError(f"{name} has values from {low:g} to {high:g}; expected 0..255 or 0..1")
+        raise DataError(_("{name} has values from {low:g} to {high:g}; expected 0..255 or 0..1", name=name, low=low,
+                          high=high))
     if pixels.dtype.kind in "iu" or high > 1:
         values /= 255.0
     return values
@@ -200,8 +210,8 @@ def _flatten_alpha(grey: np.ndarray, alpha: np.ndarray, name: str) -> np.ndarray
     if alpha.min() >= 1.0:
         return grey
     if alpha.sum() < 1.0:
-        raise DataError(f"{name} is fully transparent: there is nothing to see. Draw a digit, or upload "
-                        "a picture of one")
+        raise DataError(_("{name} is fully transparent: there is nothing to see. Draw a digit, or upload "
+                          "a picture of one", name=name))
     strokes = float((grey * alpha).sum() / alpha.sum())
     background = 1.0 if strokes < 0.5 else 0.0
     return grey * alpha + background * (1.0 - alpha)
@@ -215,8 +225,8 @@ def _ink(grey: np.ndarray, name: str) -> np.ndarray:
         grey, background = 1.0 - grey, 1.0 - background
     peak = float(grey.max())
     if peak - background < _MIN_CONTRAST:
-        raise DataError(f"{name} is blank: nothing in it stands out from the background. Draw a digit, or "
-                        "upload a picture of one (dark strokes on a light background, or light on dark)")
+        raise DataError(_("{name} is blank: nothing in it stands out from the background. Draw a digit, or "
+                          "upload a picture of one (dark strokes on a light background, or light on dark)", name=name))
     ink = np.clip((grey - background) / (peak - background), 0.0, 1.0)
     ink[ink < _NOISE_FLOOR] = 0.0
     return ink

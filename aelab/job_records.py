@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ._files import atomic_write_json, read_small_json
+from .i18n import _
 
 ACTIVE = ("queued", "running")
 SERVER = {"host": socket.gethostname(), "pid": os.getpid(), "boot": uuid.uuid4().hex[:12]}  # this process
@@ -24,7 +25,6 @@ STALE_S = 60.0  # a record of an unfinished job untouched this long: its server 
 _RECORD_ID = re.compile(r"[0-9a-f]{12}")
 _MAX_RECORD_BYTES = 64 * 1024
 _log = logging.getLogger(__name__)
-
 
 
 def records(folder: str | Path, now: float | None = None) -> list[dict[str, Any]]:
@@ -43,13 +43,20 @@ def records(folder: str | Path, now: float | None = None) -> list[dict[str, Any]
             continue
         if record["status"] in ACTIVE and _server_gone(record["server"], path, now):
             record |= {"status": "interrupted", "was": record["status"], "interrupted": now,
-                       "message": f"the server stopped while it was {record['status']}"}
+                       "message": _stopped_while(record["status"])}
             try:
                 atomic_write_json(path, record)
             except OSError:
                 _log.exception("aelab: could not mark job %s interrupted", record["id"])
         found.append(record)
     return sorted(found, key=lambda r: r["submitted"])
+
+
+def _stopped_while(status: str) -> str:
+    """Why a run ended, in the language of whoever's page noticed it (its record keeps that text)."""
+    if status == "queued":
+        return _("the server stopped while it was queued")
+    return _("the server stopped while it was running")
 
 
 def _read(path: Path) -> dict[str, Any] | None:

@@ -43,6 +43,7 @@ How the pieces travel, and why:
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import json
 import logging
@@ -51,15 +52,17 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from . import data, explore
+from . import data, explore, i18n
 from ._files import atomic_write_json
 from .errors import AelabError
+from .i18n import _
 from .job_records import SERVER
 from .projection import PCAProjection
 from .runs import train_and_save
@@ -71,6 +74,7 @@ STOP_CHECK_S, BATCH_REPORT_S = 0.2, 0.5
 DONE = ("completed", "early_stopping", "stopped", "diverged", "failed", "cancelled")
 HEARTBEAT_S = 10.0  # an unfinished job's record is rewritten this often by its server
 _log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class QueueFull(AelabError):
@@ -98,6 +102,17 @@ class JobSpec:
     out: Path
     data_name: str = ""  # how the description names the data (default: the data set's own name)
     snapshot_size: int = 1000  # held-out digits whose codes are sent after every epoch
+    # the language of the session that made it (by default the current one): the run's messages speak it
+    language: str = field(default_factory=i18n.language)
+
+
+def in_language(language: str, make: Callable[[], _T]) -> _T:
+    """``make()`` with its texts in ``language``; this thread's own language stays as it was."""
+    def made() -> _T:
+        i18n.set_language(language)
+        return make()
+
+    return contextvars.copy_context().run(made)
 
 
 # ---- the worker's side ---------------------------------------------------------------------------
@@ -105,7 +120,12 @@ class JobSpec:
 
 def run(spec: JobSpec, report=lambda message: None, should_stop=lambda: False) -> dict[str, Any]:
     """Train and save ``spec``, sending progress messages to ``report``; returns the outcome
-    (status, message, and the saved config's info when a model was kept)."""
+    (status, message, and the saved config's info when a model was kept). Its messages are in
+    ``spec.language``."""
+    return in_language(spec.language, lambda: _run(spec, report, should_stop))
+
+
+def _run(spec: JobSpec, report, should_stop) -> dict[str, Any]:
     configure_cpu(threads=1)
     try:
         splits = data.load_splits(spec.data, seed=spec.config.seed)
@@ -134,7 +154,7 @@ def run(spec: JobSpec, report=lambda message: None, should_stop=lambda: False) -
     except AelabError as exc:  # a run with no usable model: the message says why
         return {"status": "failed", "message": str(exc), "info": None}
     except Exception as exc:  # reported to the user, never lost in a worker's log
-        return {"status": "failed", "message": f"training failed: {exc}", "info": None}
+        return {"status": "failed", "message": _("training failed: {why}", why=exc), "info": None}
 
 
 def _task(spec: JobSpec, job_id: str, reply_to: str) -> dict[str, Any]:
@@ -143,12 +163,11 @@ def _task(spec: JobSpec, job_id: str, reply_to: str) -> dict[str, Any]:
 
     started = Event(f"aelab-started-{job_id}")
     if started.is_set():  # a retry after the worker running it died: not started twice
-        return {"status": "failed", "info": None, "message": "the worker process training it stopped "
-                "(killed, or out of memory) and the run was not retried"}
+        return {"status": "failed", "info": None, "message": in_language(spec.language, _not_retried)}
     started.set()
     queue, stop = Queue(reply_to), Event(f"aelab-stop-{job_id}")
     if stop.is_set():  # cancelled while it waited
-        return {"status": "cancelled", "message": "cancelled before it started", "info": None}
+        return {"status": "cancelled", "message": in_language(spec.language, _cancelled), "info": None}
     worker, checked, stopping = get_worker().address, [0.0], [False]
 
     def should_stop() -> bool:
@@ -341,8 +360,9 @@ class Engine:
         with self._lock:
             mine = self.jobs(owner)
             if len(mine) > self.max_queued:
-                raise QueueFull(f"this session already has {len(mine)} trainings running or waiting, the most it "
-                                f"may have (one trains, {self.max_queued} wait); stop one or wait for one to finish")
+                raise QueueFull(_("this session already has {n} trainings running or waiting, the most it may have "
+                                  "(one trains, {waiting} wait); stop one or wait for one to finish", n=len(mine),
+                                  waiting=self.max_queued))
             job = Job(spec, owner, tag=tag, records=records, _engine=self)
             job.write_record()
             self._jobs.append(job)
@@ -363,7 +383,7 @@ class Engine:
             if job.status == "queued":
                 if job._future is not None:
                     job._future.cancel()
-                job.end({"status": "cancelled", "message": "cancelled before it started"})
+                job.end({"status": "cancelled", "message": in_language(job.spec.language, _cancelled)})
 
     def close(self) -> None:
         self._closed.set()
@@ -444,9 +464,10 @@ class Engine:
         if future.status == "finished":
             outcome = future.result()
         elif future.status == "cancelled":
-            outcome = {"status": "cancelled", "message": "cancelled before it started"}
+            outcome = {"status": "cancelled", "message": in_language(job.spec.language, _cancelled)}
         else:
-            outcome = {"status": "failed", "message": _failure(future.exception())}
+            exc = future.exception()
+            outcome = {"status": "failed", "message": in_language(job.spec.language, lambda: _failure(exc))}
         if job.active:
             job.end(outcome)
         for name in ("stop", "started"):
@@ -478,6 +499,14 @@ def _failure(exc: BaseException | None) -> str:
     from distributed import KilledWorker
 
     if isinstance(exc, KilledWorker):
-        return ("the worker process training it stopped (killed, or out of memory) before the run ended, so "
-                "nothing was saved; the jobs after it go on")
-    return f"training failed: {exc}"
+        return _("the worker process training it stopped (killed, or out of memory) before the run ended, so "
+                 "nothing was saved; the jobs after it go on")
+    return _("training failed: {why}", why=exc)
+
+
+def _cancelled() -> str:
+    return _("cancelled before it started")
+
+
+def _not_retried() -> str:
+    return _("the worker process training it stopped (killed, or out of memory) and the run was not retried")

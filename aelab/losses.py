@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import ConfigError
+from .i18n import N_
 
 _EPS = 1e-7
 
@@ -82,14 +83,16 @@ RECON_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = 
 
 
 # Each loss's name and what it does, in plain words, for menus and help texts.
-NAMES: dict[str, str] = {"mse": "squared error", "bce": "binary cross-entropy", "cce": "categorical cross-entropy",
-                         "kl": "KL divergence", "cosine": "cosine distance"}
+# Marked with N_(): shown translated, as _(NAMES[name]).
+NAMES: dict[str, str] = {"mse": N_("squared error"), "bce": N_("binary cross-entropy"),
+                         "cce": N_("categorical cross-entropy"), "kl": N_("KL divergence"),
+                         "cosine": N_("cosine distance")}
 SUMMARIES: dict[str, str] = {
-    "mse": "squared error: every pixel's difference, squared and summed",
-    "bce": "binary cross-entropy: pixels as probabilities of ink (nats per image)",
-    "cce": "categorical cross-entropy: where the ink is, ignoring how bright",
-    "kl": "KL divergence: like cce, but 0 for a perfect reconstruction",
-    "cosine": "cosine distance: the angle between the two images as vectors",
+    "mse": N_("squared error: every pixel's difference, squared and summed"),
+    "bce": N_("binary cross-entropy: pixels as probabilities of ink (nats per image)"),
+    "cce": N_("categorical cross-entropy: where the ink is, ignoring how bright"),
+    "kl": N_("KL divergence: like cce, but 0 for a perfect reconstruction"),
+    "cosine": N_("cosine distance: the angle between the two images as vectors"),
 }
 
 

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from . import data, judge
+from . import data, i18n, judge
 from ._files import atomic_write_json
 from .errors import CheckpointError
+from .i18n import N_
 from .models import KINDS
 from .runs import train_and_save
 from .train import TrainConfig
@@ -28,20 +29,34 @@ INDEX_NAME = "index.json"
 
 @dataclass(frozen=True)
 class Recipe:
-    """How one shipped model is trained."""
+    """How one shipped model is trained.
+
+    Its description is ``about`` (English, marked with ``N_()``) filled with ``values``; the
+    manifest keeps it in English, and :func:`shown_description` gives it in the reader's language.
+    """
 
     name: str
     kind: str
     model: dict[str, Any]
     training: TrainConfig
     data: str = "mnist5k"
-    description: str = ""
+    about: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = field(default_factory=tuple)
     # What chooses the best epoch: the held-out split (as the recipes chosen before issue 11), or a
     # 10% slice of the training digits (stratified, seed 0), which keeps the held-out digits unseen
     # until the model is measured on them.
     stop_on: str = "held_out"
 
+    @property
+    def description(self) -> str:
+        """What the model is, in English, as the manifest (index.json) and its config.json keep it."""
+        return self.about.format(**self.values)
+
+
+# Descriptions several recipes share (see Recipe.about)
+_PLAIN = N_("plain AE, {dim}-D latent")
+_VAE = N_("VAE, beta={beta:g}, {dim}-D latent")
 
 # One architecture and one training recipe for every shipped model, so that models differ
 # only in what their kind adds. The architecture is the models' defaults (see
@@ -54,21 +69,23 @@ _TRAINING = TrainConfig(epochs=150, batch_size=64, lr=2e-3, lr_schedule="cosine"
                         fused_adam=False)
 
 RECIPES: tuple[Recipe, ...] = (
-    Recipe("ae-2d", "ae", _MLP | {"latent_dim": 2}, _TRAINING, description="plain AE, 2-D latent"),
+    Recipe("ae-2d", "ae", _MLP | {"latent_dim": 2}, _TRAINING, about=_PLAIN, values={"dim": 2}),
     Recipe("dae-2d", "dae", _MLP | {"latent_dim": 2, "corruption": "gaussian", "noise_level": 0.3},
-           _TRAINING, description="denoising AE, Gaussian noise sigma=0.3, 2-D latent"),
+           _TRAINING, about=N_("denoising AE, Gaussian noise sigma={level:g}, {dim}-D latent"),
+           values={"level": 0.3, "dim": 2}),
     Recipe("sae-2d", "sae", _MLP | {"latent_dim": 2, "penalty": "l1", "sparsity_weight": 1.0},
-           _TRAINING, description="sparse AE, L1 penalty weight 1, 2-D latent"),
-    Recipe("vae-2d", "vae", _MLP | {"latent_dim": 2, "beta": 1.0}, _TRAINING,
-           description="VAE, beta=1, 2-D latent"),
-    Recipe("ae-16d", "ae", _MLP | {"latent_dim": 16}, _TRAINING, description="plain AE, 16-D latent"),
-    Recipe("vae-16d", "vae", _MLP | {"latent_dim": 16, "beta": 1.0}, _TRAINING,
-           description="VAE, beta=1, 16-D latent"),
+           _TRAINING, about=N_("sparse AE, L1 penalty weight {weight:g}, {dim}-D latent"),
+           values={"weight": 1.0, "dim": 2}),
+    Recipe("vae-2d", "vae", _MLP | {"latent_dim": 2, "beta": 1.0}, _TRAINING, about=_VAE,
+           values={"beta": 1.0, "dim": 2}),
+    Recipe("ae-16d", "ae", _MLP | {"latent_dim": 16}, _TRAINING, about=_PLAIN, values={"dim": 16}),
+    Recipe("vae-16d", "vae", _MLP | {"latent_dim": 16, "beta": 1.0}, _TRAINING, about=_VAE,
+           values={"beta": 1.0, "dim": 16}),
     # The beta slider: the same 2-D VAE with a lighter or heavier KL term. At beta = 0 nothing
     # pulls the codes toward the prior: the article's lesson of what the KL term is for.
     *(Recipe(f"vae-2d-beta{beta:g}", "vae", _MLP | {"latent_dim": 2, "beta": beta}, _TRAINING,
-             description=f"VAE, beta={beta:g}, 2-D latent" + (" (no KL term)" if beta == 0 else ""),
-             tags=("beta",))
+             about=_VAE if beta else N_("VAE, beta={beta:g}, {dim}-D latent (no KL term)"),
+             values={"beta": beta, "dim": 2}, tags=("beta",))
       for beta in (0.0, 0.25, 0.5, 2.0, 4.0)),
 )
 
@@ -77,15 +94,15 @@ RECIPES: tuple[Recipe, ...] = (
 # denoising: at 16 and 64 dimensions the AE reconstructs well enough for noise to matter.
 DENOISING_LEVELS = {"gaussian": (0.25, 0.5, 0.75), "mask": (0.5,), "salt_pepper": (0.25,)}
 _CORRUPTION_TAGS = {"gaussian": "gauss", "mask": "mask", "salt_pepper": "sp"}
-_CORRUPTION_WORDS = {"gaussian": "Gaussian noise sigma", "mask": "masking, fraction", "salt_pepper":
-                     "salt and pepper, fraction"}
+_CORRUPTION_ABOUT = {"gaussian": N_("denoising AE, Gaussian noise sigma {level:g}, {dim}-D latent"),
+                     "mask": N_("denoising AE, masking, fraction {level:g}, {dim}-D latent"),
+                     "salt_pepper": N_("denoising AE, salt and pepper, fraction {level:g}, {dim}-D latent")}
 DENOISING_RECIPES: tuple[Recipe, ...] = (
-    Recipe("ae-64d", "ae", _MLP | {"latent_dim": 64}, _TRAINING, description="plain AE, 64-D latent",
+    Recipe("ae-64d", "ae", _MLP | {"latent_dim": 64}, _TRAINING, about=_PLAIN, values={"dim": 64},
            tags=("denoising",)),
     *(Recipe(f"dae-{dim}d-{_CORRUPTION_TAGS[corruption]}{level:g}", "dae",
              _MLP | {"latent_dim": dim, "corruption": corruption, "noise_level": level}, _TRAINING,
-             description=f"denoising AE, {_CORRUPTION_WORDS[corruption]} {level:g}, {dim}-D latent",
-             tags=("denoising",))
+             about=_CORRUPTION_ABOUT[corruption], values={"level": level, "dim": dim}, tags=("denoising",))
       for dim in (16, 64) for corruption, levels in DENOISING_LEVELS.items() for level in levels
       if dim == 16 or corruption == "gaussian"),
 )
@@ -100,19 +117,22 @@ _SHALLOW = _MLP | {"latent_dim": SPARSE_UNITS, "hidden": []}
 SPARSITY_RECIPES: tuple[Recipe, ...] = (
     *(Recipe(f"sae-{SPARSE_UNITS}u-l1-w{w:g}", "sae",
              _SHALLOW | {"penalty": "l1", "activation": "relu", "sparsity_weight": w}, _TRAINING,
-             description=f"sparse AE, {SPARSE_UNITS} ReLU units, L1 weight {w:g}", tags=("sparsity",))
+             about=N_("sparse AE, {units} ReLU units, L1 weight {weight:g}"),
+             values={"units": SPARSE_UNITS, "weight": w}, tags=("sparsity",))
       for w in L1_WEIGHTS),
     *(Recipe(f"sae-{SPARSE_UNITS}u-kl-w{w:g}" + (f"-rho{rho:g}" if w else ""), "sae",
              _SHALLOW | {"penalty": "kl", "sparsity_weight": w, "target_rho": rho}, _TRAINING,
-             description=f"sparse AE, {SPARSE_UNITS} sigmoid units, KL weight {w:g}"
-                         + (f" to rho={rho:g}" if w else " (no penalty)"), tags=("sparsity",))
+             about=(N_("sparse AE, {units} sigmoid units, KL weight {weight:g} to rho={rho:g}") if w
+                    else N_("sparse AE, {units} sigmoid units, KL weight {weight:g} (no penalty)")),
+             values={"units": SPARSE_UNITS, "weight": w, "rho": rho}, tags=("sparsity",))
       for w in KL_WEIGHTS for rho in (KL_RHOS if w else (KL_RHOS[1],))),
 )
 # The losses page: the 16-D plain AE trained with each other reconstruction loss (ae-16d is the
 # binary cross-entropy one), everything else the same.
 LOSS_RECIPES: tuple[Recipe, ...] = tuple(
     Recipe(f"ae-16d-{loss}", "ae", _MLP | {"latent_dim": 16, "recon_loss": loss}, _TRAINING,
-           description=f"plain AE, 16-D latent, trained with {loss} loss", tags=("losses",))
+           about=N_("plain AE, {dim}-D latent, trained with {loss} loss"), values={"dim": 16, "loss": loss},
+           tags=("losses",))
     for loss in ("mse", "cce", "kl", "cosine"))
 # The identity trap: one-layer AEs (a linear code, one linear layer each way) from under- to
 # overcomplete, and at the largest size a DAE and an SAE that differ from the AE only in their
@@ -121,16 +141,17 @@ IDENTITY_UNITS = (16, 64, 256, 784, 1024)
 _LINEAR = _MLP | {"hidden": []}
 IDENTITY_RECIPES: tuple[Recipe, ...] = (
     *(Recipe(f"ae-linear-{units}u", "ae", _LINEAR | {"latent_dim": units}, _TRAINING,
-             description=f"plain AE, one linear layer each way, {units} code units", tags=("identity",))
+             about=N_("plain AE, one linear layer each way, {units} code units"), values={"units": units},
+             tags=("identity",))
       for units in IDENTITY_UNITS),
     Recipe(f"dae-linear-{IDENTITY_UNITS[-1]}u", "dae",
            _LINEAR | {"latent_dim": IDENTITY_UNITS[-1], "corruption": "gaussian", "noise_level": 0.3}, _TRAINING,
-           description=f"denoising AE, Gaussian noise sigma=0.3, one linear layer each way, {IDENTITY_UNITS[-1]} "
-                       "code units", tags=("identity",)),
+           about=N_("denoising AE, Gaussian noise sigma={level:g}, one linear layer each way, {units} code units"),
+           values={"level": 0.3, "units": IDENTITY_UNITS[-1]}, tags=("identity",)),
     Recipe(f"sae-linear-{IDENTITY_UNITS[-1]}u", "sae",
            _LINEAR | {"latent_dim": IDENTITY_UNITS[-1], "penalty": "l1", "sparsity_weight": 1.0}, _TRAINING,
-           description=f"sparse AE, L1 penalty weight 1, one linear layer each way, {IDENTITY_UNITS[-1]} code "
-                       "units", tags=("identity",)),
+           about=N_("sparse AE, L1 penalty weight {weight:g}, one linear layer each way, {units} code units"),
+           values={"weight": 1.0, "units": IDENTITY_UNITS[-1]}, tags=("identity",)),
 )
 # The best 2-D VAE the 4,500 training digits give, chosen by 5-fold cross-validation on them alone
 # (bench/recipe_cv.py: shifts of 1 px and a longer schedule beat the shared recipe by 6.9 nats of
@@ -140,12 +161,15 @@ BEST_RECIPES: tuple[Recipe, ...] = (
     Recipe("vae-2d-best", "vae", _MLP | {"latent_dim": 2, "beta": 1.0},
            TrainConfig(epochs=300, batch_size=64, lr=2e-3, lr_schedule="cosine", patience=40, seed=0,
                        augment_shift=1),
-           description="VAE, beta=1, 2-D latent, the cross-validated recipe (1-px shifts, 300 epochs)",
+           about=N_("VAE, beta={beta:g}, {dim}-D latent, the cross-validated recipe ({shift}-px shifts, "
+                    "{epochs} epochs)"), values={"beta": 1.0, "dim": 2, "shift": 1, "epochs": 300},
            tags=("best",), stop_on="training_slice"),
 )
 RECIPES = RECIPES + DENOISING_RECIPES + SPARSITY_RECIPES + LOSS_RECIPES + IDENTITY_RECIPES + BEST_RECIPES
+_RECIPES_BY_NAME = {r.name: r for r in RECIPES}
 JUDGE_DIR = "judge"  # the digit classifier whose features judge samples (see aelab.judge)
 FIGURES_DIR = "figures"  # the compare page's measured figures of the models it shows (aelab.regularity)
+LAYOUTS_DIR = "layouts"  # UMAP layouts of the shipped models' codes, for the explorer (aelab.layouts)
 
 
 _BESIDE_PACKAGE = Path(__file__).resolve().parent.parent / "pretrained"  # resolved once: asked on every app run
@@ -233,6 +257,8 @@ def build_all(
         build_judge(out, log)
     if names is None or FIGURES_DIR in names or JUDGE_DIR in names or any(map(compared, chosen)):
         build_figures(out, log)  # they depend on the judge and on every model they measure
+    if names is None or LAYOUTS_DIR in names or any(r.model["latent_dim"] > 2 for r in chosen):
+        build_layouts(out, log)
     order = [r.name for r in RECIPES]
     ordered = sorted(entries.values(), key=lambda e: order.index(e["name"]) if e["name"] in order else len(order))
     atomic_write_json(out / INDEX_NAME, {"models": ordered})
@@ -285,6 +311,41 @@ def build_figures(out: Path, log: Callable[[str], None] = print) -> None:
     for path in stale:  # figures of models or a judge that are no longer shipped
         path.unlink()
     log(f"  figures: {folder}")
+
+
+def build_layouts(out: Path, log: Callable[[str], None] = print) -> None:
+    """Lay out the codes of every shipped model with 3 to 64 latent dimensions with UMAP, into
+    ``out/layouts``, so the explorer's UMAP projection opens at once (see aelab.layouts)."""
+    from . import checkpoint, explore, layouts
+
+    folder = out / LAYOUTS_DIR
+    stale = set(folder.glob("umap-*.npz"))
+    for recipe in RECIPES:
+        model_dir = out / recipe.name
+        if not 2 < recipe.model["latent_dim"] <= layouts.SHIPPED_MAX_DIM or not model_dir.is_dir():
+            continue
+        splits = data.load_splits(recipe.data)  # the explorer's data: train then held-out, seed 0
+        codes, _ = explore.encode(checkpoint.load(model_dir).model,
+                                  np.concatenate([splits.train.images, splits.val.images]))
+        stale.discard(layouts.ship(model_dir, recipe.data, codes, folder))
+    for path in stale:  # layouts of models no longer shipped
+        path.unlink()
+    log(f"  layouts: {folder}")
+
+
+def layouts_dir(directory: Path | None = None) -> Path:
+    """Where the shipped UMAP layouts live."""
+    return (directory or default_dir()) / LAYOUTS_DIR
+
+
+def shown_description(name: str, stored: str) -> str:
+    """A model's description for the page, in the current language: when ``name`` is a shipped
+    recipe's and ``stored`` (the manifest's text) is what that recipe says, the recipe's words
+    translated; otherwise ``stored`` as it is (a model of the user's, or a changed manifest)."""
+    recipe = _RECIPES_BY_NAME.get(name)
+    if recipe is None or not recipe.about or stored != recipe.description:
+        return stored
+    return i18n._(recipe.about, **recipe.values)
 
 
 def judge_dir(directory: Path | None = None) -> Path:

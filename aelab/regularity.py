@@ -19,6 +19,7 @@ import torch
 from scipy import linalg
 
 from . import checkpoint, data, explore
+from .i18n import N_, _
 from .judge import Judge
 from .labs import fidelity
 from .labs.completeness import active_dimensions, sensitivity
@@ -192,21 +193,24 @@ class Measure:
 
 _STATISTICS = {"median": np.median, "mean": np.mean, "p90": lambda x, axis: np.percentile(x, 90, axis=axis)}
 
+# The names and meanings are shown by the compare page (in the reader's language: marked with N_ here,
+# translated where shown); the CLI prints the names as they are.
 MEASURES = (
-    Measure("continuity", "jump_ratio", "median jump ratio", "median", True, True,
-            "largest step / mean step along a line between two held-out digits' codes (1: even change)"),
-    Measure("continuity", "jump_ratio", "worst-10% jump ratio", "p90", True, True,
-            "the same, 90th percentile over the lines: the worst cliffs"),
-    Measure("continuity", "sensitivity_data", "sensitivity at digits", "median", True, True,
-            "pixel change per unit of latent spread for a tiny move from a digit's code, along the dimensions "
-            "the decoder uses (median)"),
-    Measure("continuity", "sensitivity_samples", "sensitivity at samples", "median", True, False,
-            "the same at codes drawn the way the model is sampled (median)"),
-    Measure("completeness", "density", "sample density", "mean", False, False,
-            "how many real digits' neighbourhoods a sample lands in, over k (1: as many as a real digit does; "
-            "0: garbage)"),
-    Measure("completeness", "coverage", "coverage", "mean", False, True,
-            "the share of real held-out digits that some sample lands next to (1: samples reach every kind)"),
+    Measure("continuity", "jump_ratio", N_("median jump ratio"), "median", True, True,
+            N_("largest step / mean step of the image along a line between two held-out digits' codes "
+               "(1: the image changes evenly; large: most of the change happens in one step, a cliff)")),
+    Measure("continuity", "jump_ratio", N_("worst-10% jump ratio"), "p90", True, True,
+            N_("the same, at the 90th percentile over the lines (9 lines in 10 stay below it): the worst cliffs")),
+    Measure("continuity", "sensitivity_data", N_("sensitivity at digits"), "median", True, True,
+            N_("how much the image changes (pixel distance) per unit of the codes' spread, for a tiny move from a "
+               "digit's code along the latent dimensions the decoder uses (median; lower is smoother)")),
+    Measure("continuity", "sensitivity_samples", N_("sensitivity at samples"), "median", True, False,
+            N_("the same at codes drawn the way the model is sampled (median)")),
+    Measure("completeness", "density", N_("sample density"), "mean", False, False,
+            N_("how many real digits' neighbourhoods a sample lands in, over k (1: as many as a real digit does; "
+               "0: garbage)")),
+    Measure("completeness", "coverage", N_("coverage"), "mean", False, True,
+            N_("the share of real held-out digits that some sample lands next to (1: samples reach every kind)")),
 )
 
 
@@ -264,12 +268,13 @@ def compare(first: dict, second: dict, names: tuple[str, str] = ("first", "secon
 def comparability_problem(a: Autoencoder, b: Autoencoder) -> str | None:
     """Why two models cannot be compared fairly, or None when they can."""
     if a.image_shape != b.image_shape:
-        return (f"they work on different images ({a.image_shape[0]}x{a.image_shape[1]} and "
-                f"{b.image_shape[0]}x{b.image_shape[1]}), so their decodes cannot be set against the same data")
+        return _("they work on different images ({first_h}x{first_w} and {second_h}x{second_w}), so their decodes "
+                 "cannot be set against the same data", first_h=a.image_shape[0], first_w=a.image_shape[1],
+                 second_h=b.image_shape[0], second_w=b.image_shape[1])
     if a.latent_dim != b.latent_dim:
-        return (f"their latent sizes differ ({a.latent_dim} and {b.latent_dim}); a larger latent alone makes "
-                "decodes sharper and samples land differently, so the figures would measure the size, not "
-                "the training. Compare models with the same latent size")
+        return _("their latent sizes differ ({first} and {second}); a larger latent alone makes decodes sharper and "
+                 "samples land differently, so the figures would measure the size, not the training. Compare "
+                 "models with the same latent size", first=a.latent_dim, second=b.latent_dim)
     return None
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import checkpoint, data, explore
 from .errors import AelabError
+from .i18n import _
 from .metrics import evaluate
 from .models import Autoencoder
 from .train import BatchCallback, Callback, FitResult, TrainConfig, fit, make_model
@@ -68,20 +69,27 @@ def describe(model: Autoencoder, result: FitResult, data_name: str) -> str:
 
 def check_usable(model: Autoencoder, result: FitResult, val_images: np.ndarray, config: TrainConfig) -> None:
     """Refuse a run whose model is no use: RunFailed with the reason and what to try."""
-    hint = f" Try a smaller learning rate than {config.lr:g}." if config.lr > TrainConfig().lr else ""
+    smaller_lr = config.lr > TrainConfig().lr
     if result.best_epoch == 0:
-        raise RunFailed(f"{result.message or 'Training stopped'}. No epoch finished, so there is no model to keep.")
+        raise RunFailed(_("{why}. No epoch finished, so there is no model to keep.",
+                          why=result.message or _("Training stopped")))
     if result.best_val_loss >= result.untrained_val_loss:
-        raise RunFailed(
-            (f"{result.message[0].upper()}{result.message[1:]} " if result.stop_reason == "diverged" else "")
-            + "Training made the model no better than it was before the first step: its best validation "
-            f"loss was {result.best_val_loss:.4g}, against {result.untrained_val_loss:.4g} untrained, so "
-            f"it was not kept.{hint}")
-    codes, _ = explore.encode(model, val_images[:500])
+        said = _("Training made the model no better than it was before the first step: its best validation loss "
+                 "was {best:.4g}, against {untrained:.4g} untrained, so it was not kept.",
+                 best=result.best_val_loss, untrained=result.untrained_val_loss)
+        if result.stop_reason == "diverged":
+            said = f"{result.message[0].upper()}{result.message[1:]} {said}"
+        raise RunFailed(_try_smaller_lr(said, config) if smaller_lr else said)
+    codes = explore.encode(model, val_images[:500])[0]
     if collapsed(codes):
-        raise RunFailed(
-            "Every held-out image encodes to the same code, so the model decodes every digit alike; it was "
-            f"not kept.{hint or ' A weaker regularizer (a smaller sparsity weight or beta) may help.'}")
+        said = _("Every held-out image encodes to the same code, so the model decodes every digit alike; it was "
+                 "not kept.")
+        raise RunFailed(_try_smaller_lr(said, config) if smaller_lr else
+                        _("{said} A weaker regularizer (a smaller sparsity weight or beta) may help.", said=said))
+
+
+def _try_smaller_lr(said: str, config: TrainConfig) -> str:
+    return _("{said} Try a smaller learning rate than {lr:g}.", said=said, lr=config.lr)
 
 
 def collapsed(codes: np.ndarray) -> bool:

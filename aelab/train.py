@@ -20,6 +20,7 @@ import torch
 
 from . import distributed
 from .errors import ConfigError
+from .i18n import _
 from .models import Autoencoder, Model, build, check_size
 
 
@@ -50,22 +51,26 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         checks = [
-            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
-            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
-            (self.lr > 0 and math.isfinite(self.lr), f"lr must be a positive number, got {self.lr}"),
+            (self.epochs >= 1, lambda: _("epochs must be >= 1, got {value}", value=self.epochs)),
+            (self.batch_size >= 1, lambda: _("batch_size must be >= 1, got {value}", value=self.batch_size)),
+            (self.lr > 0 and math.isfinite(self.lr), lambda: _("lr must be a positive number, got {value}",
+                                                                value=self.lr)),
             (self.lr_schedule in ("cosine", "constant"),
-             f"lr_schedule must be cosine or constant, got {self.lr_schedule!r}"),
-            (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
-            (self.patience is None or self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
+             lambda: _("lr_schedule must be cosine or constant, got {value!r}", value=self.lr_schedule)),
+            (self.weight_decay >= 0, lambda: _("weight_decay must be >= 0, got {value}", value=self.weight_decay)),
+            (self.patience is None or self.patience >= 1,
+             lambda: _("patience must be >= 1, got {value}", value=self.patience)),
             (isinstance(self.augment_shift, int) and not isinstance(self.augment_shift, bool)
              and self.augment_shift >= 0,
-             f"augment_shift must be a whole number of pixels >= 0 (0 = off), got {self.augment_shift!r}"),
+             lambda: _("augment_shift must be a whole number of pixels >= 0 (0 = off), got {value!r}",
+                       value=self.augment_shift)),
             (isinstance(self.augment_rotate, int | float) and 0 <= self.augment_rotate <= 180,
-             f"augment_rotate must be between 0 and 180 degrees (0 = off), got {self.augment_rotate!r}"),
+             lambda: _("augment_rotate must be between 0 and 180 degrees (0 = off), got {value!r}",
+                       value=self.augment_rotate)),
         ]
         for ok, message in checks:
             if not ok:
-                raise ConfigError(message)
+                raise ConfigError(message())
 
 
 @dataclass
@@ -129,7 +134,7 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was asked for, but no CUDA GPU is available; use --device cpu")
+        raise ConfigError(_("device 'cuda' was asked for, but no CUDA GPU is available; use --device cpu"))
     return torch.device(device)
 
 
@@ -202,7 +207,8 @@ class _Run:
         model.to(device)
         (self.train_x, self.train_y), (self.val_x, self.val_y) = (_on_device(*part, device) for part in (train, val))
         if len(self.train_x) == 0 or len(self.val_x) == 0:
-            raise ConfigError(f"need training and validation images, got {len(self.train_x)} and {len(self.val_x)}")
+            raise ConfigError(_("need training and validation images, got {train} and {val}", train=len(self.train_x),
+                                val=len(self.val_x)))
         self.team = distributed.Team(model, config.seed) if distributed.active() else None
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                           fused=True if config.fused_adam else None)
@@ -228,16 +234,17 @@ class _Run:
                                    config.batch_size, self.order, _batch_hook(on_batch, epoch), self.augment,
                                    self.team)
         if train_terms is None:  # stopped by on_batch in the middle of the epoch
-            result.stop_reason, result.message = "stopped", f"stopped by request during epoch {epoch}"
+            result.stop_reason, result.message = "stopped", _("stopped by request during epoch {epoch}", epoch=epoch)
             return True
         val_terms = self.validate() if train_terms else {}
         problem = _divergence(val_terms, min(result.best_val_loss, result.untrained_val_loss))
         if problem:
             self.model.load_state_dict(self.best_state)
-            kept = f"kept the weights from epoch {result.best_epoch}" if result.best_epoch else "no epoch finished"
+            kept = (_("kept the weights from epoch {epoch}", epoch=result.best_epoch) if result.best_epoch
+                    else _("no epoch finished"))
             result.stop_reason = "diverged"
-            result.message = (f"training diverged in epoch {epoch} ({problem}); {kept}. "
-                              f"Try a smaller learning rate than {config.lr:g}.")
+            result.message = _("training diverged in epoch {epoch} ({problem}); {kept}. Try a smaller learning rate "
+                               "than {lr:g}.", epoch=epoch, problem=problem, kept=kept, lr=config.lr)
             return True
         seconds = time.perf_counter() - tic
         log = EpochLog(epoch, config.epochs, train_terms, val_terms, seconds,
@@ -248,11 +255,11 @@ class _Run:
             self.best_state = copy.deepcopy(self.model.state_dict())
         asked = callback is not None and bool(callback(log))
         if asked if self.team is None else self.team.any(asked):
-            result.stop_reason, result.message = "stopped", f"stopped by request after epoch {epoch}"
+            result.stop_reason, result.message = "stopped", _("stopped by request after epoch {epoch}", epoch=epoch)
             return True
         if config.patience and epoch - result.best_epoch >= config.patience:
             result.stop_reason = "early_stopping"
-            result.message = f"no better validation loss for {config.patience} epochs"
+            result.message = _("no better validation loss for {n} epochs", n=config.patience)
             return True
         return False
 
@@ -274,10 +281,10 @@ def _divergence(val_terms: dict[str, float], reference: float) -> str | None:
     ``reference`` is the lower of the best validation loss so far and the untrained model's.
     """
     if not val_terms or not math.isfinite(val_terms["loss"]):
-        return "the loss became NaN or infinite"
+        return _("the loss became NaN or infinite")
     if math.isfinite(reference) and val_terms["loss"] > EXPLODED * max(reference, 1e-12):
-        return (f"the validation loss exploded to {val_terms['loss']:.3g}, over {EXPLODED:g} times its best "
-                f"or its untrained value ({reference:.3g})")
+        return _("the validation loss exploded to {loss:.3g}, over {factor:g} times its best or its untrained value "
+                 "({reference:.3g})", loss=val_terms["loss"], factor=EXPLODED, reference=reference)
     return None
 
 
@@ -337,8 +344,9 @@ def _augmenter(config: TrainConfig, image_shape, generator: torch.Generator):
     if not shift and not rotate:
         return None
     if 2 * shift >= min(image_shape):
-        raise ConfigError(f"augment_shift {shift} would move {image_shape[0]}x{image_shape[1]} images out of "
-                          f"view; use fewer than {min(image_shape) / 2:g} pixels (1 or 2 for digits)")
+        raise ConfigError(_("augment_shift {shift} would move {h}x{w} images out of view; use fewer than {most:g} "
+                            "pixels (1 or 2 for digits)", shift=shift, h=image_shape[0], w=image_shape[1],
+                            most=min(image_shape) / 2))
     return lambda images: augment_batch(images, shift, rotate, generator)
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 from . import checkpoint, data, job_records
 from ._files import MiB, atomic_write, atomic_write_json, clean_leftovers, human_size, read_small_json, scrub
 from .errors import AelabError
+from .i18n import _
 from .models import REGISTRY
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")  # secrets.token_urlsafe(24): 192 random bits
@@ -86,12 +87,13 @@ class Limits:
 
     def sentence(self) -> str:
         """The limits in a user's words, for the page that lists the models."""
-        return (f"A workspace holds up to {self.max_models} models and {human_size(self.max_bytes)} (models and "
-                f"uploaded data together); one {self.pruning()}")
+        return _("A workspace holds up to {models} models and {size} (models and uploaded data together); {pruning}",
+                 models=self.max_models, size=human_size(self.max_bytes), pruning=self.pruning())
 
     def pruning(self) -> str:
-        days = f"{self.max_age_days:g} day{'s' if self.max_age_days != 1 else ''}"
-        return f"unused for {days} is deleted, with its share links."
+        if self.max_age_days == 1:
+            return _("one unused for 1 day is deleted, with its share links.")
+        return _("one unused for {days:g} days is deleted, with its share links.", days=self.max_age_days)
 
 
 def _env_number(name: str, default: float) -> float:
@@ -145,25 +147,25 @@ class Store:
     def open(self, token: str) -> Workspace:
         """The workspace of ``token``; WorkspaceError for a malformed or unknown one (nothing is created)."""
         if not isinstance(token, str) or not TOKEN.fullmatch(token):
-            raise WorkspaceError("The link's workspace key (ws=) is not one aelab makes: it is 32 letters, digits, "
-                                 "'-' or '_'. Check that the whole link was copied.")
+            raise WorkspaceError(_("The link's workspace key (ws=) is not one aelab makes: it is 32 letters, digits, "
+                                   "'-' or '_'. Check that the whole link was copied."))
         folder = self.root / "workspaces" / _key("workspace", token)
         if not (folder / "entries").is_dir():
-            raise WorkspaceError(f"No workspace has the link's key (ws=): it was mistyped, or the workspace was "
-                                 f"deleted after {self.limits.max_age_days:g} days unused. Models you train or "
-                                 "upload now go to a new workspace.")
+            raise WorkspaceError(_("No workspace has the link's key (ws=): it was mistyped, or the workspace was "
+                                   "deleted after {days:g} days unused. Models you train or upload now go to a new "
+                                   "workspace.", days=self.limits.max_age_days))
         workspace = Workspace(self, token, folder)
         workspace.touch()
         return workspace
 
     def open_share(self, token: str) -> Model:
         """The one model a share token opens, read-only; WorkspaceError when there is none."""
-        gone = ("The share link (share=) opens no model: it was mistyped, or the model was deleted or no longer "
-                "shared, or its workspace was deleted after "
-                f"{self.limits.max_age_days:g} days unused. Ask whoever shared it for a new link.")
+        gone = _("The share link (share=) opens no model: it was mistyped, or the model was deleted or no longer "
+                 "shared, or its workspace was deleted after {days:g} days unused. Ask whoever shared it for a new "
+                 "link.", days=self.limits.max_age_days)
         if not isinstance(token, str) or not TOKEN.fullmatch(token):
-            raise WorkspaceError("The share link's key (share=) is not one aelab makes: it is 32 letters, digits, "
-                                 "'-' or '_'. Check that the whole link was copied.")
+            raise WorkspaceError(_("The share link's key (share=) is not one aelab makes: it is 32 letters, digits, "
+                                   "'-' or '_'. Check that the whole link was copied."))
         record = _read_record(self.root / "shares" / f"{_key('share', token)}.json")
         if not (isinstance(record, dict) and isinstance(record.get("workspace"), str)
                 and _KEY.fullmatch(record["workspace"]) and isinstance(record.get("model"), str)
@@ -260,33 +262,34 @@ class Workspace:
         count, size = self.usage()
         limits = self.store.limits
         if count >= limits.max_models:
-            raise QuotaError(f"your workspace holds {count} models, its limit is {limits.max_models}; delete one "
-                             "on the Train page to make room")
+            raise QuotaError(_("your workspace holds {count} models, its limit is {limit}; delete one "
+                               "on the Train page to make room", count=count, limit=limits.max_models))
         if size + extra_bytes > limits.max_bytes:
-            raise QuotaError(f"your workspace would hold {human_size(size + extra_bytes)}, its limit is "
-                             f"{human_size(limits.max_bytes)}; delete a model on the Train page to make room")
+            raise QuotaError(_("your workspace would hold {size}, its limit is {limit}; delete a model on the Train "
+                               "page to make room", size=human_size(size + extra_bytes),
+                               limit=human_size(limits.max_bytes)))
 
     def add(self, folder: Path, kind: str, latent_dim: int, data_spec: str, description: str) -> Model:
         """List a complete model folder of this workspace's ``models/`` (saved there atomically)."""
         self._own()
         folder = Path(folder)
         if folder.parent.resolve() != self.models_dir.resolve() or not NAME.fullmatch(folder.name):
-            raise WorkspaceError(f"{folder.name} is not a model folder of this workspace")
+            raise WorkspaceError(_("{name} is not a model folder of this workspace", name=folder.name))
         if kind not in REGISTRY:
-            raise WorkspaceError(f"{kind!r} is not a kind of autoencoder aelab knows")
+            raise WorkspaceError(_("{kind!r} is not a kind of autoencoder aelab knows", kind=kind))
         record = {"kind": kind, "latent_dim": int(latent_dim), "data": str(data_spec),
                   "description": str(description)[:300], "added": time.time()}
         atomic_write_json(self.entries_dir / f"{folder.name}.json", record)
         model, problem = self._entry(folder.name)
         if model is None:
-            raise WorkspaceError(problem or f"{folder.name} could not be listed")
+            raise WorkspaceError(problem or _("{name} could not be listed", name=folder.name))
         return model
 
     def remove(self, name: str) -> None:
         """Delete a model: unlisted first, then its share record and its files (a damaged one too)."""
         self._own()
         if not NAME.fullmatch(name):
-            raise WorkspaceError(f"{name!r} is not a model name")
+            raise WorkspaceError(_("{name!r} is not a model name", name=name))
         record = _read_record(self.entries_dir / f"{name}.json") or {}
         # A tombstone, not nothing: the name is never used again here, since the app caches models by path.
         atomic_write_json(self.entries_dir / f"{name}.json", {"deleted": time.time()})
@@ -298,9 +301,11 @@ class Workspace:
     def share(self, name: str) -> str:
         """The share token of a model (made on first call): it opens that model, read-only, and nothing else."""
         self._own()
-        model, problem = self._entry(name) if NAME.fullmatch(name) else (None, f"{name!r} is not a model name")
+        if not NAME.fullmatch(name):
+            raise WorkspaceError(_("{name!r} is not a model name", name=name))
+        model, problem = self._entry(name)
         if model is None:
-            raise WorkspaceError(problem or f"there is no model {name} in this workspace")
+            raise WorkspaceError(problem or _("there is no model {name} in this workspace", name=name))
         if model.share:
             return model.share
         token = new_token()
@@ -374,7 +379,7 @@ class Workspace:
 
     def _own(self) -> None:
         if self.token is None:
-            raise WorkspaceError("a shared model is read-only")
+            raise WorkspaceError(_("a shared model is read-only"))
 
     def _entry(self, name: str) -> tuple[Model | None, str | None]:
         """The model ``name`` if its record and its folder are complete, else (None, why it is left out)."""
@@ -385,12 +390,12 @@ class Workspace:
                  and isinstance(record.get("latent_dim"), int) and isinstance(record.get("data"), str)
                  and isinstance(record.get("description"), str))
         if not valid:
-            return None, (f"{name}: its record in the workspace is damaged, so it is left out." if record is not None
-                          else None)
+            return None, (_("{name}: its record in the workspace is damaged, so it is left out.", name=name)
+                          if record is not None else None)
         folder = self.models_dir / name
         damage = _damage(folder)
         if damage:
-            return None, f"{name} is damaged and left out: {damage}."
+            return None, _("{name} is damaged and left out: {damage}.", name=name, damage=damage)
         share = record.get("share")
         return Model(name, folder, record["kind"], record["latent_dim"], record["data"], record["description"],
                      share if isinstance(share, str) and TOKEN.fullmatch(share) else None,
@@ -400,7 +405,7 @@ class Workspace:
 def _damage(folder: Path) -> str | None:
     """What is wrong with a model folder, checked cheaply (its config read, its weights' length), or None."""
     if folder.is_symlink() or not folder.is_dir():
-        return "its folder is missing"
+        return _("its folder is missing")
     try:
         checkpoint.read_config(folder)
     except AelabError as exc:
@@ -411,14 +416,14 @@ def _damage(folder: Path) -> str | None:
         with weights.open("rb") as f:
             length = int.from_bytes(f.read(8), "little")
             if size < 8 or length > size - 8:
-                return f"{checkpoint.WEIGHTS_NAME} is truncated"
+                return _("model.safetensors is truncated")
             header = json.loads(f.read(length))
         end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
     except OSError:
-        return f"{checkpoint.WEIGHTS_NAME} is missing or unreadable"
+        return _("model.safetensors is missing or unreadable")
     except (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError):
-        return f"{checkpoint.WEIGHTS_NAME} is not a safetensors file"
-    return None if 8 + length + end == size else f"{checkpoint.WEIGHTS_NAME} is truncated or has bytes added"
+        return _("model.safetensors is not a safetensors file")
+    return None if 8 + length + end == size else _("model.safetensors is truncated or has bytes added")
 
 
 def _read_record(path: Path) -> dict | None:

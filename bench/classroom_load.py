@@ -13,13 +13,30 @@ page and follow it as the browser does (its fragment's reruns), starting another
 Chromium tabs release the probe on the same server and check that the map shows the server's image
 of the released point.
 
+``--hostile H`` (default 2) more sessions attack while the others explore: in a loop, with the
+same pauses, each either uploads a hostile file through the real upload path (the upload URLs asked
+over the socket, an HTTP PUT with the XSRF token, the uploader's new value in a rerun: what the
+browser does) to one of the app's four uploaders (the Train page's data set and model uploaders,
+the denoising lab's picture, the anomaly lab's images), or opens a hostile link (a new tab on any
+page with a hostile query string). The files and links are made by bench/hostile_inputs.py (zip and
+decompression bombs, pickles, absurd shapes and sizes, malformed configs, path traversal, bogus
+workspace and share tokens, NaN, ...; no file is committed). A hostile action counts as an error
+only if the page shows an exception element, the session is disconnected or the action times out:
+the st.error or st.warning a refused file should bring is expected, and is tallied apart (refused
+with a message, accepted, silent, and messages that show a server path or an exception name). A
+pickle in the files is a canary: if the server ever unpickles one, it creates a file that the run
+reports. The exploring actions' figures are reported as before, so the hostile sessions' effect on
+them shows in their latency (the target: p95 under 1 s and no errors); the hostile actions are
+listed after them, under "(hostile) ...". ``--error-details`` starts the server with
+``client.showErrorDetails = "full"``, so an exception's own text shows in the error samples.
+
 Latency of an action: from sending it to the ``script_finished`` of the run it caused (browser:
 from the release to the server's image painted). Reported per action: count, median, p95, max,
 bytes received, errors; the server's resident memory before and after (and per session), the CPU
 seconds of the server, of its worker processes, of this driver and of its browser, and the load
 average (the machine is shared).
 
-Run: python bench/classroom_load.py [--sessions 30] [--seconds 60] [--trainers 1] [--browsers 1]
+Run: python bench/classroom_load.py [--sessions 30] [--seconds 60] [--trainers 1] [--hostile 2] [--browsers 1]
 """
 
 from __future__ import annotations
@@ -36,18 +53,20 @@ import math
 import os
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import tempfile
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 import psutil
 
+from bench import hostile_inputs
 from tools import devtools
 from tools.stclient import Session, StClientError
 
@@ -68,6 +87,8 @@ class Record:
     epochs: list[tuple[float, int]] = field(default_factory=list)  # (time, epochs done) per trainer progress
     finished: list[float] = field(default_factory=list)  # when each training seen by a trainer ended
     browser_cpu: float = 0.0  # CPU seconds of the Chromium and Playwright processes
+    verdicts: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))  # by hostile kind
+    notable: dict[str, str] = field(default_factory=dict)  # hostile input -> what was wrong with the answer
     lock: threading.Lock = field(default_factory=threading.Lock)  # the browser thread writes too
 
     def add(self, action: str, seconds: float, size: int = 0, error: str | None = None) -> None:
@@ -82,15 +103,16 @@ class Record:
 # ---- a student with the protocol client ----------------------------------------------------------
 
 
-async def timed(record: Record, action: str, coro, check=None):
+async def timed(record: Record, action: str, coro, check=None, alerts_ok: bool = False):
     """Await one action; record its latency, or its error (an exception or st.error in the run,
-    a failed ``check`` of what the page shows, a timeout, a disconnect)."""
+    a failed ``check`` of what the page shows, a timeout, a disconnect). With ``alerts_ok`` (a
+    hostile action, which should make the page say what is wrong) an st.error is no error."""
     try:
         run = await coro
     except StClientError as exc:
         record.add(action, 0.0, error=str(exc)[:200])
         raise
-    problem = "; ".join(run.exceptions + run.errors)[:200] or (check() if check else None)
+    problem = "; ".join(run.exceptions + ([] if alerts_ok else run.errors))[:200] or (check() if check else None)
     record.add(action, run.seconds, run.bytes, error=problem)
     return run
 
@@ -155,6 +177,76 @@ async def move_slider(s: Session, record: Record, key: str, rng: random.Random) 
     name = "dn slider (noise level)" if key.startswith("dn_") else "sp slider (weight)"
     await timed(record, name, s.set(key, stop),
                 lambda: None if shown() == float(stop) else f"the URL says {param}={shown()}, not {stop}")
+
+
+# ---- a hostile student -------------------------------------------------------------------------
+
+
+async def hostile(url: str, record: Record, deadline: float, think: float, timeout: float, seed: int,
+                  cases: list[hostile_inputs.Case], links: list[tuple[str, str]]) -> None:
+    """Until the deadline: upload a hostile file to one of the uploaders (in one tab, which goes to the
+    uploader's page), or open a hostile link in a new tab. A broken tab is replaced and the attack goes on."""
+    rng = random.Random(seed)
+    s = Session(url, timeout=timeout)
+    try:
+        while time.monotonic() < deadline:
+            await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
+            if time.monotonic() > deadline:
+                break
+            if rng.random() < 0.6:
+                s = await hostile_upload(s, url, record, rng.choice(cases), timeout)
+            else:
+                await hostile_link(url, record, *rng.choice(links), timeout)
+    except Exception as exc:  # a bug here: say so, as an error
+        record.add("(session ended early)", 0.0, error=f"{type(exc).__name__}: {exc}"[:200])
+    finally:
+        await s.close()
+
+
+async def hostile_upload(s: Session, url: str, record: Record, case: hostile_inputs.Case, timeout: float) -> Session:
+    """One hostile upload; returns the tab to go on with (a new one if this one broke)."""
+    target = hostile_inputs.TARGETS[case.target]
+    try:
+        try:
+            runs = await hostile_inputs.prepare(s, target)
+        except StClientError as exc:
+            record.add("(hostile) open page", 0.0, error=str(exc)[:200])
+            raise
+        for run in runs:
+            record.add("(hostile) open page", run.seconds, run.bytes, error="; ".join(run.exceptions)[:200] or None)
+        run = await timed(record, f"(hostile) upload {target.name}", s.upload_files(target.key, list(case.files)),
+                          alerts_ok=True)
+    except StClientError as exc:
+        judge(record, f"upload {target.name}", case.label, "failed", f"session broke: {exc}")
+        await s.close()
+        return Session(url, timeout=timeout)
+    verdict, message = hostile_inputs.outcome(run, s, target)
+    judge(record, f"upload {target.name}", case.label, verdict, message, [name for name, _ in case.files])
+    return s
+
+
+async def hostile_link(url: str, record: Record, path: str, query: str, timeout: float) -> None:
+    """Open a hostile link in a new tab: it must load without an exception element."""
+    s = Session(url, timeout=timeout)
+    label = f"{path[:30]}?{query[:50]}"
+    try:
+        run = await timed(record, "(hostile) open link", s.connect(path, query), alerts_ok=True)
+        verdict, message = hostile_inputs.outcome(run)
+        judge(record, "open link", label, verdict, message, hostile_inputs.link_values(path, query))
+    except StClientError as exc:
+        judge(record, "open link", label, "failed", f"session broke: {exc}")
+    finally:
+        await s.close()
+
+
+def judge(record: Record, kind: str, label: str, verdict: str, message: str, supplied=()) -> None:
+    """Tally what the page made of a hostile input; keep the notable answers (failures, leaks, silent refusals)."""
+    leaky = verdict != "failed" and hostile_inputs.leaks(message, supplied)
+    with record.lock:
+        record.verdicts[kind][verdict] += 1
+        record.verdicts[kind]["leaks"] += leaky
+        if verdict == "failed" or leaky or (verdict == "silent" and kind != "open link"):
+            record.notable.setdefault(f"{kind}: {label}", f"{verdict}{' (leaks)' if leaky else ''}: {message}"[:300])
 
 
 # ---- a trainer --------------------------------------------------------------------------------
@@ -263,8 +355,9 @@ def children_cpu(process: psutil.Process) -> float:
     return total
 
 
-async def warm_up(url: str, timeout: float) -> None:
-    """Visit what the students visit once, so the models are loaded before memory is measured."""
+async def warm_up(url: str, timeout: float, every_page: bool = False) -> None:
+    """Visit what the students visit once, so the models are loaded before memory is measured
+    (``every_page``: the other pages too, which the hostile sessions' links open)."""
     s = Session(url, timeout=timeout)
     try:
         await s.connect("/", "models=" + EXPLORER_MODELS[0])
@@ -274,6 +367,8 @@ async def warm_up(url: str, timeout: float) -> None:
             await s.open(page)
             for stop in s.widget(key).options:
                 await s.set(key, stop)
+        for page in hostile_inputs.pages() if every_page else ():
+            await s.open(f"/{page}")
     finally:
         await s.close()
 
@@ -294,17 +389,28 @@ def report(record: Record, args, usage: dict) -> None:
         rows.append((action, str(len(times)), *ms, kb, str(len(record.errors.get(action, [])))))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print(f"\n{args.sessions} sessions, {args.trainers} trainers{' (stand-in process)' if args.standin_train else ''},"
-          f" {args.browsers} browsers, {args.seconds:g} s, think {args.think:g} s")
+          f" {args.hostile} hostile, {args.browsers} browsers, {args.seconds:g} s, think {args.think:g} s")
     for row in rows:
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
-    for line in usage.values():
-        print(line)
+    for key, line in usage.items():
+        if key != "canary":
+            print(line)
     samples = [msg for errs in record.errors.values() for msg in errs][:5]
     for msg in samples:
         print(f"  error: {msg}")
+    if record.verdicts:
+        print("hostile inputs, what the page made of them (failed: an exception element, a disconnect or a timeout;"
+              " refused: an error, warning or toast said why; leaks: a message shows a server path or an exception):")
+        for kind, tally in sorted(record.verdicts.items()):
+            print(f"  {kind:22} " + ", ".join(f"{tally[v]} {v}" for v in ("failed", "refused", "accepted", "silent",
+                                                                           "leaks")))
+        for label, what in list(record.notable.items())[:15]:
+            print(f"  {hostile_inputs.unescape(label)[:90]!r}: {what}")
+    if usage.get("canary"):
+        print(usage["canary"])
 
 
-async def drive(url: str, args, record: Record) -> None:
+async def drive(url: str, args, record: Record, hostile_work: tuple[list, list] | None = None) -> None:
     deadline = time.monotonic() + args.seconds
     ramp = min(args.ramp, args.seconds / 4)
     tasks = []
@@ -313,6 +419,9 @@ async def drive(url: str, args, record: Record) -> None:
             url, record, deadline, args.think, args.timeout, seed=i))))
     for _ in range(args.trainers if not args.standin_train else 0):
         tasks.append(asyncio.create_task(trainer(url, record, deadline, args.timeout)))
+    for i in range(args.hostile if hostile_work else 0):
+        tasks.append(asyncio.create_task(_later((i + 0.5) * ramp / args.hostile, hostile(
+            url, record, deadline, args.think, args.timeout, 1000 + i, *hostile_work))))
     # bounded: a session still waiting after the deadline has its action's timeout, then it is cancelled
     done, pending = await asyncio.wait(tasks, timeout=args.seconds + args.timeout + 5)
     for task in pending:
@@ -329,7 +438,9 @@ def measure(url: str, args) -> None:
     server = devtools.server_process(url)
     me = psutil.Process()
     record = Record()
-    asyncio.run(warm_up(url, args.timeout * 4))
+    canary = Path(tempfile.mkdtemp(prefix="aelab-canary-")) if args.hostile else None
+    hostile_work = (hostile_inputs.build_cases(canary), hostile_inputs.build_links()) if args.hostile else None
+    asyncio.run(warm_up(url, args.timeout * 4, every_page=bool(args.hostile)))
     before = {"rss": server.memory_info().rss, "cpu": cpu_seconds(server), "workers": children_cpu(server),
               "me": cpu_seconds(me), "load": os.getloadavg()}
     standin = standin_training(args.seconds) if args.trainers and args.standin_train else None
@@ -346,7 +457,7 @@ def measure(url: str, args) -> None:
             peak.append(server.memory_info().rss)
     threading.Thread(target=sample, daemon=True).start()
     wall = time.perf_counter()
-    asyncio.run(drive(url, args, record))
+    asyncio.run(drive(url, args, record, hostile_work))
     for thread in browsers:
         thread.join(timeout=args.timeout + 10)
     wall = time.perf_counter() - wall
@@ -356,7 +467,7 @@ def measure(url: str, args) -> None:
     if standin is not None:
         standin.terminate()
     mib = 1024 * 1024
-    n = max(args.sessions + args.trainers + args.browsers, 1)
+    n = max(args.sessions + args.trainers + args.browsers + args.hostile, 1)
     server_cpu = after["cpu"] - before["cpu"]
     usage = {
         "rss": f"server RSS: {before['rss'] / mib:.0f} MiB before (after a warm-up visit),"
@@ -378,6 +489,12 @@ def measure(url: str, args) -> None:
     if standin is not None:
         usage["train"] = ("training: a stand-in `python -m aelab train` process ran beside the server"
                           " (not the Train page)")
+    if canary is not None:
+        ran = sorted(p.name for p in canary.iterdir())
+        shutil.rmtree(canary, ignore_errors=True)
+        if ran:
+            usage["canary"] = f"THE SERVER UNPICKLED AN UPLOAD: its canary made {ran}"
+            record.add("(hostile) pickle canary", 0.0, error=f"the server unpickled an upload: {ran}")
     report(record, args, usage)
 
 
@@ -388,16 +505,21 @@ def main() -> None:
     parser.add_argument("--trainers", type=int, default=0, help="sessions training on the Train page")
     parser.add_argument("--standin-train", action="store_true",
                         help="train in a `python -m aelab train` process beside the server instead of the Train page")
+    parser.add_argument("--hostile", type=int, default=2,
+                        help="sessions uploading hostile files and opening hostile links (bench/hostile_inputs.py)")
     parser.add_argument("--browsers", type=int, default=1, help="real Chromium tabs releasing the probe")
     parser.add_argument("--think", type=float, default=1.0, help="mean pause between a student's actions (s)")
     parser.add_argument("--ramp", type=float, default=10.0, help="students join over this many seconds")
     parser.add_argument("--timeout", type=float, default=30.0, help="per-action timeout (s)")
     parser.add_argument("--url", help="an app already running (else one is started here)")
+    parser.add_argument("--error-details", action="store_true",
+                        help="start the server with full error details, so an exception's text shows")
     args = parser.parse_args()
     if args.browsers and not devtools.chromium_available():
         print(f"no Chromium at {devtools.CHROMIUM}: running without browsers")
         args.browsers = 0
-    with (nullcontext(args.url) if args.url else devtools.serve_app()) as url:
+    env = {"STREAMLIT_CLIENT_SHOW_ERROR_DETAILS": "full"} if args.error_details else None
+    with (nullcontext(args.url) if args.url else devtools.serve_app(env)) as url:
         measure(url.rstrip("/"), args)
 
 

@@ -94,7 +94,8 @@ def test_the_figures_follow_the_threshold_to_both_ends():
     assert _figures(_threshold(at, stops[0]))["Recall"] == "100.0%"  # everything flagged
     figures = _figures(_threshold(at, stops[-1]))
     assert figures["Precision"] == "none flagged" and figures["Recall"] == "0.0%"
-    assert any(m.value.startswith(f"At {stops[-1]:.3g}, the detector flags **0 of the 500**") for m in at.markdown)
+    assert any(m.value.startswith(f"At a threshold of {stops[-1]:.3g} (nats per image), the detector flags **0 of the "
+                                  "500**") for m in at.markdown)
 
 
 def test_every_kind_score_and_set_draws_without_an_error():
@@ -232,3 +233,19 @@ def test_missing_and_corrupt_models_leave_the_others_shown(tmp_path, monkeypatch
     assert any(n.startswith("The lab's VAE, vae-16d, is not available; vae-2d") for n in notes)
     models = [m.replace("\\", "") for m in at.table[0].value["model"]]
     assert not any(m.startswith(("ae-16d ", "vae-16d ")) for m in models) and len(models) == 5
+
+
+def test_the_page_in_chinese_translates_its_words_and_its_formulas_stay():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page(PAGE)
+    at.query_params["lang"] = "zh"
+    at.query_params["kind"] = "vae"
+    at.run()
+    _ok(at)
+    assert [t.value for t in at.title] == ["异常检测实验"]
+    assert set(_figures(at)) == {"AUC", "精确率", "召回率", "误报率"}
+    assert at.radio(key="an_score").options == ["重构 BCE", "重构 MSE", "-ELBO"]
+    assert "噪声" in at.table[0].value.columns and "模型" in at.table[0].value.columns
+    assert any("最容易与数字区分的" in m.value for m in at.markdown)
+    assert any("阈值为" in m.value for m in at.markdown)
+    assert len(at.latex) == 4  # the score, the threshold rule, precision and recall, the AUC

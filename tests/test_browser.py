@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from aelab import checkpoint, explore, pretrained
+from aelab import checkpoint, data, explore, pretrained
+from aelab.app.pages import training
 from aelab.projection import make_projection
 from tools import devtools
 
@@ -100,6 +101,7 @@ def _drag_probe(page, name: str, dx: float, dy: float, steps: int = 12, release:
 
     With ``release=False`` the button stays down: the caller releases it (page.mouse.up()).
     """
+    _js(page, "m.canvas.scrollIntoView({block: 'center'})", name)  # a page may have its maps below the fold
     start = page.evaluate(devtools.PROBE_SCREEN, name)
     page.mouse.move(start["x"], start["y"])
     page.mouse.down()
@@ -320,14 +322,86 @@ def test_a_model_the_browser_cannot_decode_shows_the_servers_image(browser_page,
     released = _js(page, "[m.probe.x, m.probe.y]", name)
     _wait_for_server_image(page, name, released)
     assert np.abs(_decoded_pixels(page, name) - _python_decode(model, released)).max() <= 2
-    # hovering a digit shows its label and no thumbnail
+    # hovering a digit shows its label, and the image beside its reconstruction, which the server sent
+    # (the browser cannot decode it): no empty thumbnail
     target = page.evaluate(CLICKABLE_POINT, name)
     page.mouse.move(target["x"], target["y"])
     tooltip = page.locator(f".st-key-map-{name}-latent .tooltip")
     expect(tooltip).to_be_visible(timeout=5_000)
     expect(tooltip).to_contain_text(f"#{target['index']}")
-    expect(tooltip.locator("canvas")).to_be_hidden()
+    expect(tooltip.locator('[data-testid="hover-original"]')).to_be_visible()
+    expect(tooltip.locator('[data-testid="hover-reconstruction"]')).to_be_visible()
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+HOVER_IMAGES = """([name, which]) => {
+  const m = window.__aelabMaps.find(m => m.data.model.startsWith(name + ':'));
+  return which.map(id => { const c = m.tooltip.querySelector(`[data-testid=${id}]`);
+    const b = c.getBoundingClientRect(); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    return {box: [b.left, b.top, b.right, b.bottom], size: [c.height, c.width],
+            pixels: Array.from(d.filter((_, i) => i % 4 === 0))}; });
+}"""
+
+
+@pytest.fixture(scope="module")
+def mnist_all() -> np.ndarray:
+    """The images of the maps' points, in their order (train then validation)."""
+    splits = data.load_splits("mnist5k", seed=0)
+    return np.concatenate([splits.train.images, splits.val.images])
+
+
+@pytest.mark.parametrize(("name", "plane"), [("vae-2d", "latent"), ("ae-16d", "pca")])
+def test_hovering_a_digit_shows_it_beside_its_reconstruction(page, mnist_all, name, plane):
+    """Issue 13: a teacher hovers a digit and sees the image and the model's reconstruction side by side."""
+    page.open_app("?models=vae-2d,ae-16d", maps=2)
+    target = page.evaluate(CLICKABLE_POINT, name)
+    page.mouse.move(target["x"], target["y"])
+    panel = page.locator(f'.st-key-map-{name}-{plane} [data-testid="hover-panel"]')
+    expect(panel).to_be_visible(timeout=5_000)
+    expect(panel).to_contain_text(f"#{target['index']}")
+    which = ["hover-original", "hover-reconstruction"]
+    for testid in which:
+        expect(panel.locator(f'[data-testid="{testid}"]')).to_be_visible()
+    page.wait_for_function(  # the sheets are PNGs the browser decodes once, on first use
+        f"a => ({HOVER_IMAGES})(a).every(c => c.pixels.some(v => v > 0))", arg=[name, which], timeout=10_000)
+    original, recon = page.evaluate(HOVER_IMAGES, [name, which])
+    assert original["box"][2] <= recon["box"][0] + 1 and abs(original["box"][1] - recon["box"][1]) < 2  # side by side
+    index = target["index"]
+    level = 255 / 15 / 2 + 1  # the sheets keep 16 grey levels
+    np.testing.assert_allclose(np.reshape(original["pixels"], original["size"]), mnist_all[index] * 255, atol=level)
+    model = _shipped_model(name)
+    codes, _sigma = explore.encode(model, mnist_all[[index]])
+    expected = explore.decode(model, codes)[0] * 255  # the model's reconstruction of that very image
+    np.testing.assert_allclose(np.reshape(recon["pixels"], recon["size"]), expected, atol=level)
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+@pytest.mark.parametrize(("lang", "zoom"), [("en", 1.0), ("zh", 1.0), ("zh", 1.5)])
+def test_presenter_mode_puts_each_map_beside_its_decoded_digit(page, lang, zoom):
+    """Issue 13: at 1280x720 on a projector, with two models open, each map and its decoded digit side by
+    side, nothing wider than the window, a thick probe and readable axis labels. (At 150% zoom the page
+    lays out in 853x480 CSS pixels, which is what the window is resized to here.)"""
+    before = page.viewport_size
+    page.set_viewport_size({"width": round(1280 / zoom), "height": round(720 / zoom)})
+    try:
+        page.open_app(f"?models=vae-2d,ae-16d&present=1&lang={lang}", maps=2)
+        page.wait_for_function(devtools.IDLE, timeout=60_000)
+        boxes = page.evaluate("""() => window.__aelabMaps.filter(m => m.root.isConnected).map(m => {
+          const box = (el) => { const b = el.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+          return {map: box(m.canvas), decoded: box(m.decodedCanvas), style: m.style(), present: m.data.present,
+                  readout: m.readout.textContent}; })""")
+        width, client = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    finally:
+        page.set_viewport_size(before)
+    assert width <= client, f"the page is wider than the window: {width} > {client} px"
+    assert len(boxes) == 2
+    for m in boxes:
+        (_, mt, mr, mb), (dl, dt, dr, db) = m["map"], m["decoded"]
+        assert m["present"] and mr <= dl + 1 and dt < mb and db > mt, m  # beside the map, not under it
+        assert dr <= client and dr - dl >= 100, m  # inside the window, and large enough to read
+        assert m["style"]["tick"] >= 16 and m["style"]["tickColor"] == "#111" and m["style"]["probeLine"] >= 4
+    if lang == "zh":
+        assert all(m["readout"].startswith("探针 (") for m in boxes), boxes
 
 
 @pytest.mark.parametrize("name", ["vae-2d", "ae-16d"])
@@ -442,7 +516,7 @@ def _pick_in_explorer(page, name: str) -> None:
     """Go to the explorer through the sidebar (same session) and add a model to the picker."""
     page.get_by_role("link", name="Latent explorer").click()
     page.wait_for_function(devtools.MAPS_READY, arg=1, timeout=60_000)
-    page.get_by_text("Models (up to four, side by side)").wait_for()
+    page.locator(".st-key-ex_models").wait_for()  # the model picker
     page.locator('[data-testid="stMultiSelect"] input').first.fill(name)
     page.get_by_role("option", name=re.compile(re.escape(name))).first.click()
     page.wait_for_function(
@@ -454,7 +528,7 @@ def _pick_in_explorer(page, name: str) -> None:
 
 def test_training_shows_progress_and_the_model_joins_the_explorer(browser_page, app_url):
     page = browser_page
-    _open_train_page(page, app_url, "scikit-learn digits (8x8)")
+    _open_train_page(page, app_url, training.BUILT_IN_DATA["digits"])
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text(re.compile(r"Training my-ae-2d: epoch \d+ of 30")).wait_for(timeout=30_000)
     page.get_by_text("It is now in the latent explorer").wait_for(timeout=120_000)
@@ -465,7 +539,7 @@ def test_training_shows_progress_and_the_model_joins_the_explorer(browser_page, 
 
 def test_stopping_a_run_midway_keeps_a_usable_model(browser_page, app_url):
     page = browser_page
-    _open_train_page(page, app_url, "5,000 MNIST digits (28x28)")
+    _open_train_page(page, app_url, training.BUILT_IN_DATA["mnist5k"])
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text(re.compile(r"epoch [3-9] of 30")).wait_for(timeout=60_000)
     page.get_by_role("button", name=re.compile("Stop")).click()
@@ -500,7 +574,7 @@ def test_uploaded_models_are_validated_and_a_good_one_joins_the_explorer(browser
 
 def test_uploaded_data_is_checked_before_training(browser_page, app_url, tmp_path):
     page = browser_page
-    _open_train_page(page, app_url, "your own (.npz or .zip of PNGs)")
+    _open_train_page(page, app_url, "your own images")
     # the data uploader joins the model uploader once the rerun is drawn: upload to it, not the other
     expect(page.locator('[data-testid="stFileUploaderDropzoneInput"]')).to_have_count(2, timeout=30_000)
     garbage = tmp_path / "notes.npz"
@@ -513,7 +587,7 @@ def test_uploaded_data_is_checked_before_training(browser_page, app_url, tmp_pat
     good = tmp_path / "blobs.npz"
     np.savez(good, images=images, labels=np.arange(120) % 3)
     _upload(page, 0, good)
-    page.get_by_text("blobs.npz: 120 images of 12x12; images from the array 'images'").wait_for(timeout=30_000)
+    page.get_by_text("blobs.npz: 120 images of 12x12 pixels; images from the array 'images'").wait_for(timeout=30_000)
     expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled(timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
 

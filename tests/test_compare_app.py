@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
+import json
 import re
 from pathlib import Path
 
@@ -264,7 +265,7 @@ def test_a_16d_latent_compares_ae_16d_and_vae_16d_without_hole_maps():
     assert any("hole map is drawn for 2-D latents only" in c.value for c in at.caption)
     assert list(at.dataframe[0].value.columns)[1:3] == ["ae-16d", "vae-16d"]
     assert _captions(at)[2:] == ["ae-16d", "vae-16d", *SAMPLE_GRIDS]
-    assert not at.expander  # one 16-D VAE is shipped: no beta trade-off to show
+    assert not [e for e in at.expander if e.label.startswith("Beta")]  # one 16-D VAE is shipped: no beta trade-off
 
 
 def test_the_beta_slider_swaps_in_the_vae_of_that_beta():
@@ -486,3 +487,120 @@ def test_reconstruction_is_compared_decoding_both_alike_with_its_noise(size):
     expected = "the VAE's is lower" if high < 0 else "the AE's is lower" if low > 0 else "a tie"
     assert expected in line
     assert (size == 2) == (expected == "a tie")  # on the shipped pairs: a tie in 2-D, the AE's lower in 16-D
+
+
+# ---- the page's state in the link (issue 13) ----------------------------------------------------
+
+
+def _open_with(**params: str) -> AppTest:
+    """The compare page opened from a link carrying ``params`` (the app runs once first, as a browser's
+    first page does, and then the link's page opens with its query string)."""
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.switch_page(PAGE).run()
+    _ok(at)
+    return at
+
+
+def _warnings(at: AppTest) -> list[str]:
+    return [w.value for w in at.warning]
+
+
+def test_the_link_keeps_every_control_of_the_page():
+    at = _open()
+    assert {k: at.query_params[k] for k in ("pair", "latent", "beta", "holes", "digit_a", "digit_b", "steps")} == {
+        "pair": "shipped", "latent": "2", "beta": "1", "holes": "1", "digit_a": "0", "digit_b": "7", "steps": "10"}
+    at.select_slider(key="cmp_beta_2").set_value(0.25).run()
+    at.number_input(key="cmp_a").set_value(3).run()
+    _ok(at)
+    assert at.query_params["beta"] == "0.25" and at.query_params["digit_a"] == "3"
+    at.radio(key="cmp_size").set_value(16).run()
+    assert at.query_params["latent"] == "16" and at.query_params["beta"] == "1"
+
+
+def test_a_link_sets_the_pair_the_beta_and_the_other_controls():
+    at = _open_with(latent="2", beta="0", holes="0", digit_a="3", digit_b="9", steps="6")
+    assert not _warnings(at)
+    assert at.radio(key="cmp_size").value == 2 and at.select_slider(key="cmp_beta_2").value == 0.0
+    assert list(_maps(at)) == [AE_MAP, "cmp-vae-2d-beta0-latent"]
+    assert at.toggle(key="cmp_holes").value is False and all("holes" not in d for d in _maps(at).values())
+    assert (at.number_input(key="cmp_a").value, at.number_input(key="cmp_b").value) == (3, 9)
+    assert at.slider(key="cmp_steps").value == 6
+    at = _open_with(latent="16")
+    assert at.radio(key="cmp_size").value == 16 and list(_maps(at)) == ["cmp-ae-16d-pca", "cmp-vae-16d-pca"]
+
+
+def test_a_link_to_any_two_models_opens_that_pair():
+    at = _open_with(pair="any", ae="dae-2d", vae="vae-2d-beta4")
+    assert not _warnings(at)
+    assert at.radio(key="cmp_mode").value == "any"
+    assert (at.selectbox(key="cmp_any_ae").value, at.selectbox(key="cmp_any_vae").value) == ("dae-2d", "vae-2d-beta4")
+    assert list(_maps(at)) == ["cmp-dae-2d-latent", "cmp-vae-2d-beta4-latent"]
+    assert at.query_params["ae"] == "dae-2d" and at.query_params["vae"] == "vae-2d-beta4"
+    assert "latent" not in at.query_params and "beta" not in at.query_params
+
+
+@pytest.mark.parametrize(("params", "named"), [
+    ({"latent": "3"}, "latent size"), ({"latent": "two"}, "latent size"), ({"beta": "0.3"}, "beta"),
+    ({"beta": "-1"}, "beta"), ({"digit_a": "500"}, "digit A"), ({"digit_b": "1e9"}, "digit B"),
+    ({"steps": "40"}, "number of steps"), ({"holes": "maybe"}, "hole map switch"),
+    ({"pair": "best"}, "choice of models"),
+    ({"pair": "any", "vae": "no-such-model"}, "VAE"), ({"pair": "any", "ae": "vae-2d"}, "model without a prior"),
+])
+def test_a_bad_value_in_the_link_gives_a_notice_and_the_default(params, named):
+    at = _open_with(**params)
+    [notice] = [w for w in _warnings(at) if w.startswith("The link's")]
+    assert notice.startswith(f"The link's {named} ")
+    assert notice.endswith("is not one this page offers; using the default.")
+    if params.get("pair") != "any":
+        assert at.radio(key="cmp_size").value == 2 and at.select_slider(key="cmp_beta_2").value == 1.0
+        assert (at.number_input(key="cmp_a").value, at.number_input(key="cmp_b").value) == (0, 7)
+        assert at.slider(key="cmp_steps").value == 10 and at.toggle(key="cmp_holes").value is True
+    at.run()  # the notice is said once, when the link is read
+    assert not [w for w in _warnings(at) if w.startswith("The link's")]
+
+
+# ---- the page in Chinese (issue 13) ----------------------------------------------------------------
+
+DECIMALS = re.compile(r"[-+]?\d+\.\d+|\d+%")
+
+
+def _open_in_chinese(**params: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["app_lang"] = "zh"
+    at.run()
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.switch_page(PAGE).run()
+    _ok(at)
+    return at
+
+
+@pytest.mark.parametrize("beta", ["1", "0"])
+def test_the_chinese_page_states_the_same_computed_figures(beta):
+    """Every sentence computed from the figures says the same numbers in Chinese, and the tables agree."""
+    english, chinese = _open_with(beta=beta), _open_in_chinese(beta=beta)
+    assert [t.value for t in chinese.title] == ["VAE 与普通 AE 对比"]
+    assert any("更规则的度量" in m.value for m in chinese.markdown)
+    pairs = list(zip([m.value for m in english.markdown], [m.value for m in chinese.markdown], strict=True))
+    pairs += list(zip([c.value for c in english.caption], [c.value for c in chinese.caption], strict=True))
+    computed = [(en, zh) for en, zh in pairs if DECIMALS.search(en)]
+    assert len(computed) >= 6
+    for en, zh in computed:
+        assert sorted(DECIMALS.findall(en)) == sorted(DECIMALS.findall(zh)), (en, zh)
+    for table_en, table_zh in zip(english.dataframe, chinese.dataframe, strict=True):
+        en, zh = table_en.value, table_zh.value
+        assert en.shape == zh.shape
+        for column_en, column_zh in zip(en.columns, zh.columns, strict=True):
+            values_en, values_zh = list(en[column_en]), list(zh[column_zh])
+            if en[column_en].dtype.kind == "f":
+                np.testing.assert_allclose(values_en, values_zh, equal_nan=True)
+            elif column_en == "more regular" or " vs " in column_en:
+                assert [{"tie": "持平"}.get(v, v) for v in values_en] == values_zh
+            elif column_en.endswith("[95%]"):
+                assert values_en == values_zh
+    [spec] = [json.loads(chart.proto.spec) for chart in chinese.get("vega_lite_chart")]  # the sigma histograms
+    assert spec["encoding"]["x"]["title"].startswith("编码的后验 σ")
+    assert spec["encoding"]["y"]["title"] == "编码所占比例"
+    assert spec["title"].startswith("每个编码的分布有多宽")

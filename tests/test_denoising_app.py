@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
-from apptest_pages import assert_ok, open_page
+from apptest_pages import APP, assert_ok, open_page
 from streamlit.testing.v1 import AppTest
+
+from aelab import i18n
 
 PAGE = "aelab/app/pages/denoising.py"
 DB = re.compile(r"(\d+\.\d) dB")
@@ -14,6 +17,17 @@ DB = re.compile(r"(\d+\.\d) dB")
 
 def _open(**params) -> AppTest:
     return open_page(PAGE, **params)
+
+
+def _open_in_chinese() -> AppTest:
+    """The page as a link with lang=zh opens it: the language is read on the app's first run. This thread
+    speaks Chinese too while the test runs (see the fixture below): AppTest formats a widget's options here."""
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["lang"] = "zh"
+    at.run()
+    at.switch_page(PAGE).run()
+    assert_ok(at)
+    return at
 
 
 def _table(at: AppTest) -> str:
@@ -24,6 +38,14 @@ def _table(at: AppTest) -> str:
 
 def _summary(at: AppTest) -> str:
     return next(m.value for m in at.markdown if m.value.startswith(("On all", "With no noise")))
+
+
+@pytest.fixture
+def chinese():
+    """This thread's texts in Chinese, as a browser session's would be; English again after."""
+    i18n.set_language("zh")
+    yield
+    i18n.set_language("en")
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +62,30 @@ def test_page_shows_the_models_the_formula_and_scores(at):
     assert table.count("<img") == 4 and len(DB.findall(table)) == 3 * 6  # one image per row, a caption per digit
     assert "ae-16d" in table and "dae-16d-gauss0.5" in table  # the nearest DAE to Gaussian 0.5
     assert at.query_params["level"] == "0.5" and at.query_params["noise"] == "gaussian"
+
+
+def test_each_noise_type_shows_how_the_corrupted_copy_is_made_and_psnr_is_defined(at):
+    assert any("\\mathrm{PSNR}" in latex.value and "\\frac{1}{784}" in latex.value for latex in at.latex)
+    for corruption, symbol in (("mask", "m_p"), ("salt_pepper", "h_p"), ("gaussian", "\\epsilon_p")):
+        at.radio(key="dn_noise").set_value(corruption).run()
+        assert_ok(at)
+        assert any(symbol in latex.value and "\\tilde x_p" in latex.value for latex in at.latex)
+        assert any(symbol in caption.value for caption in at.caption)  # the symbols said in words
+
+
+def test_the_page_in_chinese(chinese):
+    """lang=zh: the words, the digit table (cached per language) and the charts' titles are in Chinese."""
+    at = _open_in_chinese()
+    assert [t.value for t in at.title] == ["去噪实验"]
+    table = _table(at)
+    assert "干净的数字" in table and "去噪自编码器" in table and "Clean digit" not in table
+    assert any("平均 PSNR" in m.value for m in at.markdown)
+    specs = " ".join(json.dumps(json.loads(chart.proto.spec), ensure_ascii=False)
+                     for chart in at.get("vega_lite_chart"))
+    assert "噪声强度" in specs and "含噪输入" in specs
+    at.radio(key="dn_noise").set_value("salt_pepper").run()
+    assert_ok(at)
+    assert any("椒盐" in caption.value for caption in at.caption)
 
 
 def test_every_control_at_every_extreme(at):

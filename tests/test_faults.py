@@ -96,7 +96,7 @@ async def _train_two(url: str, store: Path) -> str:
     s = Session(url, timeout=120)
     try:
         await s.connect("/train")
-        await s.set("tr_data", "scikit-learn digits (8x8)")
+        await s.set("tr_data", "scikit-learn digits (8x8 pixels)")
         await s.set("tr_epochs", 2)
         await s.set("tr_name", "before")
         await s.click("do_train")  # starts the workers first

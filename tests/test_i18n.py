@@ -77,8 +77,19 @@ def test_no_prose_is_shown_untranslated(path):
 
 
 def _messages(path: Path) -> list[tuple[int, str]]:
-    return [(line, text) for line, text, _, _ in extract_from_file("python", path, keywords=KEYWORDS)
-            if isinstance(text, str)]
+    """Every literal text in _() or N_(), found in the syntax tree (so also one that Babel's extractor
+    misses, e.g. a _() inside another _() call's arguments)."""
+    return [(node.lineno, node.args[0].value) for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in KEYWORDS
+            and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)]
+
+
+@pytest.mark.parametrize("path", [p for p in MARKED if "_(" in p.read_text(encoding="utf-8")], ids=_rel)
+def test_babel_extracts_every_marked_text(path):
+    """tools/i18n_po.py and pybabel see what the code marks (a _() nested in another's arguments they miss)."""
+    seen = {text for _, text, _, _ in extract_from_file("python", path, keywords=KEYWORDS) if isinstance(text, str)}
+    missed = [f"{_rel(path)}:{line}: {text[:70]!r}" for line, text in _messages(path) if text not in seen]
+    assert not missed, "Babel's extractor does not see these (move the inner _() out):\n" + "\n".join(missed)
 
 
 def _fields(text: str) -> set[str]:
@@ -95,17 +106,25 @@ def test_every_marked_text_has_a_chinese_translation(path):
     assert not wrong, "a translation must keep the same {placeholders}:\n" + "\n".join(wrong)
 
 
-def test_a_marked_message_is_a_plain_string():
-    """_() and N_() take a literal (f-strings and names are invisible to the extractor)."""
+def _built_text(node: ast.expr) -> bool:
+    """An f-string, or text glued with + or %: the extractor cannot see it as one message."""
+    return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.BinOp) and any(
+        isinstance(n, (ast.Constant, ast.JoinedStr)) and isinstance(getattr(n, "value", ""), str)
+        for n in (node.left, node.right)))
+
+
+def test_a_marked_message_is_one_literal_text():
+    """N_() takes a string literal; _() takes a literal or a name marked with N_() where it is defined,
+    never an f-string or glued text (the extractor would not see it, so it would stay English)."""
     bad = []
     for path in MARKED:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "N_"):
-                if not node.args or not (isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
-                    if node.func.id == "_" and path.name == "i18n.py":
-                        continue
+                literal = bool(node.args) and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value,
+                                                                                                   str)
+                if not node.args or (node.func.id == "N_" and not literal) or _built_text(node.args[0]):
                     bad.append(f"{_rel(path)}:{node.lineno}")
-    assert not bad, "_()/N_() with something other than a string literal:\n" + "\n".join(bad)
+    assert not bad, "N_() with something other than a string literal, or _() with built text:\n" + "\n".join(bad)
 
 
 def test_translation_switches_with_the_language_and_falls_back_to_english():

@@ -57,7 +57,7 @@ def expected() -> dict:
 
 def test_page_shows_the_trap_the_formulas_and_every_model(at):
     assert [t.value for t in at.title] == ["The identity trap"]
-    assert any("V W \\approx I" in latex.value for latex in at.latex)
+    assert any("W_d W_e = I" in latex.value and "d \\ge 784" in latex.value for latex in at.latex)
     assert any("R^2 = 1 -" in latex.value for latex in at.latex)
     table = _table(at)
     assert table.count("<img") == 4  # the input, the AE, the DAE and the SAE
@@ -205,3 +205,20 @@ def test_an_unreadable_manifest_or_a_missing_model_gets_a_message_not_a_tracebac
     assert_ok(at)
     assert any("could not be loaded" in w.value for w in at.warning)
     assert _table(at).count("<img") == 3 and "The DAE" not in _sentences(at)
+
+
+def test_the_page_in_chinese():
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["lang"] = "zh"  # on the first run, as a Chinese reader's link sets it
+    at.run().switch_page(PAGE)
+    at.query_params["inputs"] = "letters"
+    at.run()
+    assert_ok(at)
+    assert [t.value for t in at.title] == ["恒等映射陷阱"]
+    assert "字母" in _table(at) and "输入" in _table(at)
+    assert at.radio(key="id_probe").options == ["旋转的数字", "字母", "数字有墨迹处的噪声", "所有像素上的噪声",
+                                                "留出数字"]
+    text = "\n".join(m.value for m in at.markdown)
+    assert "**纵观各探测图像集**" in text and "最简单明了的情形" in text
+    assert list(at.table[0].value.columns)[1] == "字母"
+    assert any("W_d W_e = I" in latex.value for latex in at.latex)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from apptest_pages import open_page
+from apptest_pages import APP, assert_ok, open_page
 from streamlit.testing.v1 import AppTest
 
 PAGE = "aelab/app/pages/five_losses.py"
@@ -61,3 +61,17 @@ def test_a_bad_link_gets_a_notice():
     at = _open(bright="2")
     assert any("not one this page offers" in w.value for w in at.warning)
     assert at.select_slider(key="ls_bright").value == 1.0
+
+
+def test_the_page_in_chinese():
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["lang"] = "zh"  # on the first run, as a Chinese reader's link sets it
+    at.run().switch_page(PAGE)
+    at.run()
+    assert_ok(at)
+    assert [t.value for t in at.title] == ["五种重构损失"]
+    assert len(at.latex) == 5
+    assert list(at.table[0].value.columns) == ["损失", "模型", "每像素平方误差", "保留的墨量 [95% 区间]"]
+    assert "平方误差" in list(at.table[0].value["损失"])
+    assert "两者的权重逐位完全相同" in _text(at)
+    assert "墨量 ×" in next(h.proto.body for h in at.get("html") if 'data-table="losses"' in h.proto.body)

@@ -40,7 +40,7 @@ def _release(at: AppTest, key: str, dx: float, dy: float) -> tuple[float, float]
     return x + dx, y + dy
 
 
-@pytest.mark.parametrize(("page", "key", "parts"), [(None, "map-vae-2d-latent", 1),
+@pytest.mark.parametrize(("page", "key", "parts"), [(None, "map-vae-2d-latent", 2),
                                                     ("aelab/app/pages/vae_vs_ae.py", "cmp-ae-2d-latent", 4)])
 def test_a_release_resends_only_the_maps_small_payload(page, key, parts):
     at = AppTest.from_file(APP, default_timeout=120).run()
@@ -50,7 +50,8 @@ def test_a_release_resends_only_the_maps_small_payload(page, key, parts):
     released = [_release(at, key, 0.05, -0.04), _release(at, key, -0.03, 0.06)]
     last = _sent(at)
     data_keys = [k for k in first if k.startswith(latent_map.PART_KEY)]
-    assert len(data_keys) == parts and set(first) == set(last)  # the compare page: two maps, each with a hole map
+    # the explorer: the model's part and the data set's images; the compare page: two maps, each with a hole map
+    assert len(data_keys) == parts and set(first) == set(last)
     for k in data_keys:  # the same message on every run, and big enough for the browser to keep it
         assert last[k] == first[k], k
         assert len(last[k]) >= config.get_option("global.minCachedMessageSize")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 
 import numpy as np
-from apptest_pages import assert_ok, open_page
+import pytest
+from apptest_pages import APP, assert_ok, open_page
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from aelab import pretrained
+from aelab import i18n, pretrained
 from aelab.app import labkit
 
 PAGE = "aelab/app/pages/sparsity.py"
@@ -18,6 +20,25 @@ PAGE = "aelab/app/pages/sparsity.py"
 
 def _open(**params) -> AppTest:
     return open_page(PAGE, **params)
+
+
+def _open_in_chinese() -> AppTest:
+    """The page as a link with lang=zh opens it: the language is read on the app's first run. This thread
+    speaks Chinese too while the test runs (see the fixture below): AppTest formats a widget's options here."""
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["lang"] = "zh"
+    at.run()
+    at.switch_page(PAGE).run()
+    assert_ok(at)
+    return at
+
+
+@pytest.fixture
+def chinese():
+    """This thread's texts in Chinese, as a browser session's would be; English again after."""
+    i18n.set_language("zh")
+    yield
+    i18n.set_language("en")
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
@@ -36,9 +57,26 @@ def _units_on(at: AppTest) -> float:
 def test_formulas_and_figures_are_shown():
     at = _open()
     latex = " ".join(x.value for x in at.latex)
-    assert "\\sum_j |z_j|" in latex and "\\mathrm{KL}(\\rho" in latex and "\\hat\\rho_j = \\frac{1}{N}" in latex
+    assert "\\sum_j |z_{ij}|" in latex and "\\mathrm{KL}(\\rho" in latex
+    assert "\\hat\\rho_j = \\frac{1}{B}" in latex  # the mean over a training batch, as the penalty computes it
     assert set(_metrics(at)) == {"Units on per digit", "Dead units", "Reconstruction error"}
     assert "sae-128u-l1-w0.1" in _captions(at)
+
+
+def test_the_page_in_chinese(chinese):
+    """lang=zh: the words, the metrics, the digit table (cached per language) and the charts' titles."""
+    at = _open_in_chinese()
+    assert [t.value for t in at.title] == ["稀疏实验"]
+    assert set(_metrics(at)) == {"每个数字激活的单元数", "死单元", "重构误差"}
+    assert "纳特" in _metrics(at)["重构误差"]
+    tables = [h.proto.body for h in at.get("html") if 'data-table="sparse"' in h.proto.body]
+    assert len(tables) == 1 and "留出数字" in tables[0] and "Held-out digit" not in tables[0]
+    specs = " ".join(json.dumps(json.loads(chart.proto.spec), ensure_ascii=False)
+                     for chart in at.get("vega_lite_chart"))
+    assert "激活值" in specs and "从不激活" in specs and "稀疏权重" in specs
+    at.radio(key="sp_penalty").set_value("kl").run()
+    assert_ok(at)
+    assert "sigmoid" in _captions(at)
 
 
 def test_every_stop_of_every_slider_has_a_model():

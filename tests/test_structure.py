@@ -144,7 +144,6 @@ def test_the_server_does_not_collect_all_garbage_after_every_run():
     """Streamlit's collection after every run took 37% of the server's CPU with 30 sessions
     (bench/classroom_load.py); .streamlit/config.toml turns it off, and Streamlit must read it so."""
     import tomllib
-
     from streamlit import config
 
     settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from aelab import checkpoint, models
+from aelab import checkpoint, i18n, models
 from aelab.app.pages import training
 from aelab.train import TrainConfig
 
@@ -96,7 +98,9 @@ def test_a_short_run_trains_saves_and_registers_a_model(at, tmp_path):
     assert loaded.info["training"]["epochs"] == 3
     assert loaded.info["metrics"]["n"] == loaded.info["data"]["n_val"] == 179  # digits' stratified held-out split
     assert str(tmp_path) in entry.path  # this session's folder, not pretrained/
-    assert at.slider(key=f"tr_replay_{entry.name}").max == 3  # replay the map over the 3 epochs
+    [replay] = [spec for spec in _plotly_specs(at) if spec.get("frames")]  # replay the map over the 3 epochs
+    assert [f["name"] for f in replay["frames"]] == ["1", "2", "3"]
+    assert replay["layout"]["updatemenus"][0]["buttons"][0]["args"][0] is None  # Play: every frame
     assert any("Download" in b.label for b in at.get("download_button"))
 
 
@@ -169,6 +173,64 @@ def test_bad_hidden_widths_get_a_message_and_no_training(at):
     assert not at.exception
     assert any("hidden widths" in e.value.lower() for e in at.error)
     assert not any(b.key == "do_train" for b in at.button)  # no Train button to press
+
+
+def _plotly_specs(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def test_the_page_reads_in_chinese(tmp_path, monkeypatch):
+    """Issue 13: every text in Chinese with lang=zh; the numbers' meanings in tooltips."""
+    monkeypatch.setenv("AELAB_CACHE_DIR", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["lang"] = "zh"
+    at.run().switch_page(PAGE).run()
+    assert not at.exception and not at.error
+    assert [t.value for t in at.title] == ["训练模型"]
+    assert any("个参数（权重）" in c.value for c in at.caption)
+    assert at.slider(key="tr_epochs").label == "训练轮数" and "验证损失" in at.slider(key="tr_epochs").help
+    assert at.button(key="do_train").label == "训练"
+
+
+def _snapshots(epochs: int = 4, n: int = 50) -> tuple[list[np.ndarray], np.ndarray]:
+    """Latent snapshots that spread out epoch by epoch, as a map forming does."""
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(n, 2)).astype(np.float32)
+    return [base * (e + 1) + e for e in range(epochs)], np.arange(n) % 10
+
+
+def test_the_replay_plays_every_epoch_on_fixed_axes():
+    """Issue 13: the epoch replay after training has a play button and fixed axes."""
+    snapshots, labels = _snapshots()
+    figure = training.replay_figure(snapshots, labels)
+    assert [f.name for f in figure.frames] == ["1", "2", "3", "4"]
+    assert all(len(f.data) == 10 for f in figure.frames)  # one trace per digit, as the figure's own
+    for frame, points in zip(figure.frames, snapshots, strict=True):  # each frame is its epoch's points
+        assert np.allclose(np.concatenate([t.x for t in frame.data]), points[np.argsort(labels, kind="stable"), 0])
+    [buttons] = figure.layout.updatemenus
+    play, pause = buttons.buttons
+    assert play.method == pause.method == "animate" and "Play" in play.label and "Pause" in pause.label
+    assert play.args[0] is None and play.args[1]["fromcurrent"]  # from the start, or on from a pause
+    [slider] = figure.layout.sliders
+    assert [list(step.args[0]) for step in slider.steps] == [["1"], ["2"], ["3"], ["4"]] and slider.active == 3
+    every = np.concatenate(snapshots)
+    for axis, column in ((figure.layout.xaxis, 0), (figure.layout.yaxis, 1)):
+        assert axis.autorange is False  # fixed: the points move, not the axes
+        low, high = axis.range
+        assert low < every[:, column].min() and high > every[:, column].max()  # every epoch's points fit
+
+
+def test_the_replay_speaks_the_session_language():
+    snapshots, labels = _snapshots(2)
+    i18n.set_language("zh")
+    try:
+        figure, plane = training.replay_figure(snapshots, labels), training._plane(16)
+    finally:
+        i18n.set_language("en")
+    play, pause = figure.layout.updatemenus[0].buttons
+    assert play.label == "▶ 播放" and pause.label == "❚❚ 暂停"
+    assert figure.layout.title.text == "逐轮的隐空间图" and plane == "16 维编码的前两个主成分"
+    assert figure.layout.sliders[0].currentvalue.prefix == "轮次："
 
 
 def test_log_scale_loss_curves_tick_at_powers_of_ten():

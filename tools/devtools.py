@@ -77,14 +77,17 @@ def chromium_available() -> bool:
 
 
 @contextmanager
-def chromium_page(width: int = 1400, height: int = 1000):
-    """A Playwright page in headless Debian Chromium with a fresh, temporary profile."""
+def chromium_page(width: int = 1400, height: int = 1000, zoom: float = 1.0):
+    """A Playwright page in headless Debian Chromium with a fresh, temporary profile.
+
+    ``zoom`` is the browser's zoom level: at 1.5 a 1280x720 window shows a page 853x480 CSS
+    pixels wide, drawn with 1.5 device pixels per CSS pixel, as Chromium's 150% zoom does."""
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="aelab-chromium-") as profile, sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": width, "height": height},
+            viewport={"width": round(width / zoom), "height": round(height / zoom)}, device_scale_factor=zoom,
         )
         try:
             yield context.pages[0] if context.pages else context.new_page()
@@ -104,6 +107,45 @@ PROBE_SCREEN = """name => {
   return {x: r.left + sx / d, y: r.top + sy / d, left: r.left, top: r.top, width: r.width, height: r.height,
           probe: [m.probe.x, m.probe.y], decodes: m.decodes};
 }"""
+
+
+# Text cut off on the page: an element whose content is wider than its box (an ellipsis, hidden
+# overflow), a Latin word broken across two lines ("Projectio / n"), or text running past the right
+# edge of the window. Returns [what, text] pairs for visible elements matching the selector.
+CLIPPED = r"""sel => {
+  const found = []; const right = document.documentElement.clientWidth + 1;
+  for (const el of document.querySelectorAll(sel)) {
+    const box = el.getBoundingClientRect();
+    if (!el.checkVisibility({visibilityProperty: true, opacityProperty: true}) || box.width === 0
+        || box.height === 0) continue;  // hidden (e.g. a top-bar link folded into its "more" menu)
+    const text = (el.innerText || '').trim().slice(0, 80);
+    if (!text) continue;
+    const style = getComputedStyle(el);
+    if (el.scrollWidth > el.clientWidth + 1 && style.overflowX !== 'visible') found.push(['clipped', text]);
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    let past = false;
+    while (walker.nextNode()) {
+      const node = walker.currentNode; const word = /[A-Za-z0-9][A-Za-z0-9.,']*[A-Za-z0-9]/g; let m;
+      const parent = node.parentElement;  // skip text nobody sees (KaTeX's MathML copy for screen readers)
+      if (!parent || parent.closest('.katex-mathml') || !parent.checkVisibility({visibilityProperty: true})) continue;
+      const ink = document.createRange(); ink.selectNodeContents(node);  // the text itself, not its padding
+      past = past || ink.getBoundingClientRect().right > right;
+      while ((m = word.exec(node.data))) {
+        const range = document.createRange(); range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
+        const lines = new Set(Array.from(range.getClientRects()).filter(r => r.width > 0).map(r => Math.round(r.top)));
+        if (lines.size > 1) found.push(['word broken across lines', m[0] + ' in ' + text]);
+      }
+    }
+    if (past) found.push(['past the right edge', text]);
+  }
+  return found;
+}"""
+LABELS = ", ".join([  # where a label or a short text sits in a box of its own
+    '[data-testid="stWidgetLabel"]', '[data-testid="stMetricLabel"]', '[data-testid="stMetricValue"]',
+    '[data-testid="stMarkdownContainer"]', '[data-testid="stCaptionContainer"]', "button", '[role="tab"]',
+    "summary", '[data-testid="stHeading"]', '[data-testid="stPageLink"]', '[data-testid="stTopNavLink"]',
+    '[data-testid="stSidebarNavLink"]', "[data-table] th", "[data-table] td",
+])
 
 
 def watch_console(page) -> list[str]:

@@ -18,13 +18,21 @@ PRESENT_KEY = "app_present"  # the presenter-mode switch's widget key
 _ON = ("1", "true", "on", "yes")
 
 # Presenter mode: 125% type, no sidebar, the page using the whole width.
-PRESENTER_CSS = """  # i18n: not shown
+PRESENTER_CSS = """
 <style>
 html { font-size: 20px; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none; }
-[data-testid="stMainBlockContainer"] { padding: 1.5rem 1.25rem 2rem; max-width: 100%; }
+[data-testid="stMainBlockContainer"] { padding: 4.25rem 1.25rem 2rem; max-width: 100%; }
 </style>
-"""
+"""  # i18n: not shown
+
+
+# Always: a page link's label wraps rather than running past a narrow column (150% zoom, Chinese).
+APP_CSS = """
+<style>
+[data-testid="stPageLink"] a, [data-testid="stPageLink"] a * { white-space: normal; height: auto; }
+</style>
+"""  # i18n: not shown
 
 
 def setup() -> bool:
@@ -56,17 +64,18 @@ def presenting() -> bool:
 
 def controls(presenter: bool) -> None:
     """The language switch and the presenter-mode switch: in the sidebar, or in a row on top when presenting."""
-    if presenter:
+    st.html(APP_CSS)
+    if presenter:  # out of the way: one small button at the top right opens both switches
         st.html(PRESENTER_CSS)
-        where = st.columns([5, 2, 2], vertical_alignment="center")
-        lang_box, present_box = where[1], where[2]
+        row = st.container(horizontal=True, horizontal_alignment="right")
+        box = row.popover(i18n.LANGUAGES[i18n.language()], icon=":material/translate:", width="content")
     else:
-        lang_box = present_box = st.sidebar
-    lang_box.radio("Language · 语言", list(i18n.LANGUAGES), format_func=i18n.LANGUAGES.get, key=LANG_KEY,
-                   horizontal=True, label_visibility="collapsed" if presenter else "visible")
-    present_box.toggle(_("Presenter mode"), key=PRESENT_KEY,
-                       help=_("For a projector: larger type, no sidebar, pictures side by side. "
-                              "It is kept in the link (present=1), so a prepared link opens in it."))
+        box = st.sidebar
+    box.radio("Language · 语言", list(i18n.LANGUAGES), format_func=i18n.LANGUAGES.get, key=LANG_KEY,
+              horizontal=True)
+    box.toggle(_("Presenter mode"), key=PRESENT_KEY,
+               help=_("For a projector: larger type, no sidebar, pictures side by side. "
+                      "It is kept in the link (present=1), so a prepared link opens in it."))
 
 
 def _in_link(name: str, value: str | None) -> None:

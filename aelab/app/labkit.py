@@ -17,9 +17,10 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from aelab import jobs
+from aelab import i18n, jobs
 from aelab.app import resources, session
 from aelab.errors import AelabError
+from aelab.i18n import N_, _
 from aelab.models import check_size
 from aelab.train import TrainConfig
 
@@ -31,7 +32,7 @@ def png_uri(image: np.ndarray) -> str:
     pixels = (np.clip(np.nan_to_num(image), 0, 1) * 255).round().astype(np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()  # i18n: not shown
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
@@ -45,7 +46,7 @@ def rgb_png_uri(rgb: np.ndarray) -> str:
     """An RGB image (H, W, 3) of uint8 as a PNG data URI."""
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(rgb, np.uint8), mode="RGB").save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()  # i18n: not shown
 
 
 @dataclass(frozen=True)
@@ -71,30 +72,35 @@ def digit_table(rows: Sequence[Row], key: str, px: int = DIGIT_PX) -> None:
     """Draw rows of digits as one table: headings on the left, each row's digits as one image, captions under.
 
     One image per row, not per digit: the browser decodes a handful of PNGs per slider move.
+    The rows' labels, notes and captions are shown as given (the page translates them).
     """
-    st.html(table_html(tuple(rows), key, px))
+    st.html(table_html(tuple(rows), key, px, lang=i18n.language()))
 
 
 @st.cache_data(show_spinner=False, max_entries=2048)
-def table_html(rows: tuple[Row, ...], key: str, px: int = DIGIT_PX) -> str:
+def table_html(rows: tuple[Row, ...], key: str, px: int = DIGIT_PX, lang: str = i18n.SOURCE) -> str:
     """The digit table's HTML, cached on its rows' content (images by their bytes), so a rerun that shows
-    the same digits neither encodes their PNGs again nor makes an element that differs from the last one."""
+    the same digits neither encodes their PNGs again nor makes an element that differs from the last one.
+    ``lang`` is the language of its words (the images' alternative text)."""
     body = []
     for row in rows:
         n, h, w = row.images.shape
         scale = px / w
         width = round(n * px + (n - 1) * scale)
         captions = "".join(f"<span>{html.escape(c)}</span>" for c in row.captions)
-        note = f'<div class="note">{html.escape(row.note)}</div>' if row.note else ""
+        note = f'<div class="note">{html.escape(row.note)}</div>' if row.note else ""  # i18n: not shown
+        alt = i18n.translate("{label}: 1 image" if n == 1 else "{label}: {count} images", lang)
         body.append(
-            f'<tr><th scope="row">{html.escape(row.label)}{note}</th><td>'
-            f'<img src="{png_uri(strip(row.images))}" width="{width}" height="{round(h * scale)}" '
-            f'alt="{html.escape(row.label)}: {n} image{"s" if n != 1 else ""}">'
-            + (f'<div class="cap" style="grid-template-columns: repeat({n}, {px}px); column-gap: {scale:.0f}px">'
-               f"{captions}</div>" if row.captions else "") + "</td></tr>")
-    return (f'<div class="aelab-digits" data-table="{html.escape(key)}"><table>{"".join(body)}</table></div>'
-            f"<style>{_TABLE_CSS}</style>")
+            f'<tr><th scope="row">{html.escape(row.label)}{note}</th><td>'  # i18n: not shown
+            f'<img src="{png_uri(strip(row.images))}" width="{width}" height="{round(h * scale)}" '  # i18n: not shown
+            f'alt="{html.escape(alt.format(label=row.label, count=n))}">'
+            + (f'<div class="cap" style="grid-template-columns: repeat({n}, {px}px); '  # i18n: not shown
+               f'column-gap: {scale:.0f}px">{captions}</div>' if row.captions else "") + "</td></tr>")
+    return (f'<div class="aelab-digits" data-table="{html.escape(key)}"><table>'  # i18n: not shown
+            f'{"".join(body)}</table></div><style>{_TABLE_CSS}</style>')
 
+
+_ALT_TEXTS = (N_("{label}: 1 image"), N_("{label}: {count} images"))  # the images' alternative text (table_html)
 
 _TABLE_CSS = """
 .aelab-digits { overflow-x: auto; }
@@ -106,7 +112,7 @@ _TABLE_CSS = """
 .aelab-digits img { image-rendering: pixelated; display: block; }
 .aelab-digits .cap { display: grid; font-size: 0.8rem; font-variant-numeric: tabular-nums; text-align: center;
   white-space: nowrap; }
-"""
+"""  # i18n: not shown
 
 
 def loaded(entry: resources.ModelEntry):
@@ -124,7 +130,8 @@ def unloadable(entries: Sequence[resources.ModelEntry]) -> list[str]:
         try:
             resources.load_model(entry.path)
         except AelabError as exc:
-            notes.append(f"{entry.name} could not be loaded and is left out: {resources.plain(str(exc), 300)}")
+            notes.append(_("{name} could not be loaded and is left out: {why}", name=entry.name,
+                           why=resources.plain(str(exc), 300)))
     return notes
 
 
@@ -137,16 +144,21 @@ def held_out(seed: int, count: int) -> np.ndarray:
 # ---- one-click training of a lab setting ------------------------------------------------------
 
 
-@st.cache_resource(show_spinner="Starting the training workers...")
+@st.cache_resource(show_spinner=resources.Shown(N_("Starting the training workers...")))
 def engine() -> jobs.Engine:
     """The server's one job engine: a local cluster of worker processes, started on first use, or the
     scheduler named by AELAB_SCHEDULER."""
     return jobs.Engine.from_env()
 
 
-CLOSED_TAB = (f"Training runs on the server's worker processes, one session's run at a time. If you close this "
-              f"tab, its run is stopped about {jobs.GRACE_S:.0f} s later, keeping its best epoch so far, and its "
-              "waiting runs are cancelled.")
+CLOSED_TAB = N_("Training runs on the server's worker processes, one session's run at a time. If you close this "
+                "tab, its run is stopped about {grace:.0f} s later, keeping its best epoch so far, and its waiting "
+                "runs are cancelled.")
+
+
+def closed_tab() -> str:
+    """:data:`CLOSED_TAB` in the session's language, with the server's grace time."""
+    return _(CLOSED_TAB, grace=jobs.GRACE_S)
 
 
 def submit(spec: jobs.JobSpec, tag: str) -> jobs.Job:
@@ -164,9 +176,10 @@ def start_training(job_key: str, kind: str, settings: dict, name: str, config: T
         st.session_state[job_key] = submit(jobs.JobSpec(kind, settings, "mnist5k", config, folder, "mnist5k"),
                                            job_key)
     except jobs.QueueFull as exc:
-        st.session_state[f"{job_key}_note"] = f"Not started: {resources.plain(str(exc), 300)}."
+        st.session_state[f"{job_key}_note"] = _("Not started: {why}.", why=resources.plain(str(exc), 300))
     except AelabError as exc:
-        st.session_state[f"{job_key}_note"] = f"This setting cannot be trained: {resources.plain(str(exc), 300)}"
+        st.session_state[f"{job_key}_note"] = _("This setting cannot be trained: {why}",
+                                                why=resources.plain(str(exc), 300))
 
 
 def training_status(job_key: str, on_done=None) -> None:
@@ -191,12 +204,13 @@ def training_status(job_key: str, on_done=None) -> None:
         return
     del st.session_state[job_key]
     if job.info is None:
-        st.error(f"Training {job.out.name} {'was cancelled' if job.status == 'cancelled' else 'failed'}: "
-                 f"{resources.plain(job.message, 400)}")
+        failed = _("Training {name} was cancelled: {why}") if job.status == "cancelled" else \
+            _("Training {name} failed: {why}")
+        st.error(failed.format(name=job.out.name, why=resources.plain(job.message, 400)))
         return
     session.add(job.out, job.description)
-    st.success(f"Trained {job.out.name} ({resources.plain(job.description, 200)}): it joined this session's "
-               "models and the sliders now reach it.")
+    st.success(_("Trained {name} ({description}): it joined this session's models and the sliders now reach it.",
+                 name=job.out.name, description=resources.plain(job.description, 200)))
     if on_done is not None:
         on_done(job)
 
@@ -204,10 +218,13 @@ def training_status(job_key: str, on_done=None) -> None:
 def waiting_text(job: jobs.Job) -> str:
     """Where a queued job stands, e.g. "number 2 in the queue, expected to start in about 40 s"."""
     left = job.starts_in()
-    when = "as soon as a worker is free" if left is not None and left < 1 else (
-        f"expected to start in about {left:.0f} s" if left is not None else "its start time is known once "
-        "the run before it has finished an epoch")
-    return f"number {job.position or 1} in the queue, {when}"
+    if left is None:
+        when = _("its start time is known once the run before it has finished an epoch")
+    elif left < 1:
+        when = _("as soon as a worker is free")
+    else:
+        when = _("expected to start in about {seconds:.0f} s", seconds=left)
+    return _("number {place} in the queue, {when}", place=job.position or 1, when=when)
 
 
 @st.fragment(run_every=0.5)
@@ -215,12 +232,13 @@ def _progress(job) -> None:
     if not job.touch().active:
         st.rerun(scope="app")
     if job.status == "queued":
-        st.progress(0.0, text=f"{job.out.name} is waiting: {waiting_text(job)}.")
+        st.progress(0.0, text=_("{name} is waiting: {where}.", name=job.out.name, where=waiting_text(job)))
     else:
         epoch, batch, batches = job.progress
         done = min(1.0, max(0.0, (epoch - 1 + batch / max(batches, 1)) / job.config.epochs))
-        st.progress(done, text=f"Training {job.out.name}: epoch {max(epoch, 1)} of {job.config.epochs}")
-    st.caption(CLOSED_TAB)
+        st.progress(done, text=_("Training {name}: epoch {epoch} of {total}", name=job.out.name,
+                                 epoch=max(epoch, 1), total=job.config.epochs))
+    st.caption(closed_tab())
 
 
 _ADD, _REMOVE, _PAD = np.array([232, 89, 12]), np.array([28, 126, 214]), np.array([225, 225, 225])
@@ -239,7 +257,7 @@ def diverging_png_uri(grid: np.ndarray, levels: int = 127) -> str:
     image.putpalette(palette.ravel().tolist())
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()  # i18n: not shown
 
 
 def diverging(grid: np.ndarray, scale: int = 4) -> np.ndarray:

@@ -17,6 +17,7 @@ import streamlit as st
 
 from aelab.app import session
 from aelab.app.resources import plain
+from aelab.i18n import _
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class Param:
     key: str  # the widget's session-state key
     url: str  # its name in the query string
     parse: Callable[[str], Any]  # the value for a text from the URL, or None when it is not valid
-    label: str = ""  # how the notice names it; the url name when empty
+    label: str = ""  # how the notice names it (marked with N_, translated when shown); the url name when empty
     format: Callable[[Any], str] = str
 
 
@@ -66,12 +67,14 @@ def _number(text: str) -> float | None:
 
 
 def restore(page_key: str, params: Sequence[Param]) -> list[str]:
-    """On the page's first run in this session, copy valid URL values into the widgets' state.
+    """Copy valid URL values into the widgets' state, on the page's first run in this session and
+    whenever the app was sent to the page with a link of its own (e.g. a lesson step's), not one the
+    app itself wrote: a page's settings follow its link, and a plain page switch keeps them.
 
-    Returns a notice for each value in the link that was not used (empty on later runs).
+    Returns a notice for each value in the link that was not used (empty on other runs).
     """
     flag = f"{page_key}restored"
-    if st.session_state.get(flag):
+    if st.session_state.get(flag) and not linked_from_outside([p.url for p in params]):
         return []
     st.session_state[flag] = True
     notices = []
@@ -81,8 +84,8 @@ def restore(page_key: str, params: Sequence[Param]) -> list[str]:
             continue
         value = param.parse(text)
         if value is None:
-            notices.append(f"The link's {param.label or param.url} {plain(repr(text), 40)} is not one this "
-                           "page offers; using the default.")
+            notices.append(_("The link's {name} {value} is not one this page offers; using the default.",
+                             name=_(param.label) if param.label else param.url, value=plain(repr(text), 40)))
         else:
             st.session_state[param.key] = value
     return notices
@@ -105,6 +108,19 @@ def publish(params: Sequence[Param], extra: dict[str, str] | None = None) -> Non
     wanted |= extra or {}
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
+    st.session_state[PUBLISHED] = wanted
+
+
+PUBLISHED = "lab_published"  # the query string the app wrote last, by any page
+
+
+def linked_from_outside(names: Sequence[str]) -> bool:
+    """Whether the link holds any of ``names`` and is not the query string the app itself wrote last:
+    the session was sent here by a link (a page link with its own state), not by its own widgets."""
+    def own(query: dict[str, str] | None) -> dict[str, str]:  # the language, workspace... change on their own
+        return {k: v for k, v in (query or {}).items() if k not in KEEP}
+    current = own(st.query_params.to_dict())
+    return any(n in current for n in names) and current != own(st.session_state.get(PUBLISHED))
 
 
 def fmt_number(value: float) -> str:

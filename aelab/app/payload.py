@@ -1,8 +1,9 @@
 """The data the latent-map component receives: plain JSON with arrays as base64 float32.
 
-Two kinds: the parts that change only with the model (points, decoder, inverse, hole map),
-each serialised once into a :class:`Shared` part that the browser receives once, and the
-small per-run payload (probe, view, the server's decode) that names the parts it goes with.
+Two kinds: the parts that change only with the model (points, decoder, inverse, hole map,
+the images the hover panel shows), each serialised once into a :class:`Shared` part that the
+browser receives once, and the small per-run payload (probe, view, the server's decode) that
+names the parts it goes with. Many small images travel as one PNG sprite sheet (:func:`sprite`).
 Kept free of streamlit so it can be tested on its own; the browser reads it in
 ``static/decoding.js`` (``b64ToFloat32``, ``MlpDecoder``, ``Inverse``) and
 ``static/latent_map_data.js`` (the parts).
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from .. import explore
 from ..models import Autoencoder
@@ -71,9 +74,9 @@ def static_payload(
     inverse: dict[str, Any],
     sigma: np.ndarray | None = None,
     prior: dict[str, Any] | None = None,
-    note: str = "",
 ) -> dict[str, Any]:
-    """The parts of the payload that change only with the model or the projection."""
+    """The parts of the payload that change only with the model or the projection (no text: the
+    map's texts depend on the language, and are added where the part is made, see maps.ModelMap)."""
     points = np.asarray(points, dtype=np.float32)
     show_sigma = sigma is not None and model.has_prior and inverse["kind"] == "identity" and sigma.shape[1] == 2
     return {
@@ -85,9 +88,41 @@ def static_payload(
         "decoder": decoder_spec(model),
         "inverse": inverse,
         "prior": prior,
-        "note": note,
         "data_bounds": explore.data_bounds(points),
     }
+
+
+SPRITE_LEVELS = 16  # grey levels kept: at thumbnail size they look the same as 256, in 60% of the bytes
+SPRITE_COLUMNS = 100
+SPRITE_MAX_PIXELS = 8_000_000  # more (an uploaded data set of 10,000 28x28 images and up) is not sent
+
+
+def sprite(images: np.ndarray) -> dict[str, Any] | None:
+    """Images (N, H, W) in [0, 1] as one PNG sheet, image i at row i // columns, column i % columns,
+    in :data:`SPRITE_LEVELS` grey levels; None when there are too many pixels to send."""
+    images = np.asarray(images, dtype=np.float32)
+    n, height, width = images.shape
+    if n == 0 or images.size > SPRITE_MAX_PIXELS:
+        return None
+    columns = min(SPRITE_COLUMNS, n)
+    rows = -(-n // columns)
+    top = SPRITE_LEVELS - 1
+    levels = np.round(np.clip(images, 0, 1) * top) * (255 / top)
+    sheet = np.zeros((rows * columns, height, width), np.uint8)
+    sheet[:n] = np.round(levels)
+    sheet = sheet.reshape(rows, columns, height, width).transpose(0, 2, 1, 3).reshape(rows * height, columns * width)
+    buffer = io.BytesIO()
+    Image.fromarray(sheet).save(buffer, format="PNG", optimize=True)
+    return {"png": base64.b64encode(buffer.getvalue()).decode("ascii"), "count": n, "columns": columns,
+            "height": height, "width": width}
+
+
+def sprite_image(sheet: dict[str, Any], index: int) -> np.ndarray:
+    """Image ``index`` of a :func:`sprite` sheet, in [0, 1] (for tests and checks)."""
+    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(sheet["png"]))), dtype=np.float32) / 255
+    row, column = divmod(index, sheet["columns"])
+    h, w = sheet["height"], sheet["width"]
+    return pixels[row * h:(row + 1) * h, column * w:(column + 1) * w]
 
 
 @dataclass(frozen=True, eq=False)

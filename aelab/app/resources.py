@@ -12,8 +12,23 @@ import streamlit as st
 from .. import checkpoint, data, explore, pretrained
 from ..checkpoint import Checkpoint
 from ..errors import AelabError
+from ..i18n import N_, _
 from ..models import model_class
 from ..train import configure_cpu
+
+
+class Shown(str):
+    """A text given once, at import time, that Streamlit shows later: a cache decorator's spinner.
+
+    Mark it ``Shown(N_("Loading..."))``. Streamlit turns the spinner's text into a string with
+    ``str()`` each time it shows it, in the script run that needs it, so it is translated then,
+    into that run's language.
+    """
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return _(str.__str__(self))
 
 
 def prepare_thread() -> None:
@@ -38,6 +53,11 @@ class ModelEntry:
     data: str
     description: str
     tags: tuple[str, ...] = ()  # a shipped model's groups in the manifest, e.g. ("beta",) or ("denoising",)
+
+    @property
+    def shown_description(self) -> str:
+        """The description to show, in the session's language where it is a shipped model's own."""
+        return pretrained.shown_description(self.name, self.description)
 
     @property
     def has_prior(self) -> bool:
@@ -66,7 +86,7 @@ def _read_manifest(directory: str) -> tuple[list[ModelEntry], list[str]]:
     return entries, problems
 
 
-@st.cache_resource(show_spinner="Loading model...", max_entries=256)  # every shipped model and many more
+@st.cache_resource(show_spinner=Shown(N_("Loading model...")), max_entries=256)  # every shipped model and many more
 def load_model(path: str) -> Checkpoint:
     """A model folder, loaded once and shared by every session (read-only use only)."""
     return checkpoint.load(path)
@@ -84,17 +104,17 @@ def load_data(spec: str, seed: int = 0) -> data.Splits:
     return (_load_built_in if spec in data.BUILT_IN_SHAPES else _load_upload)(spec, seed)
 
 
-@st.cache_resource(show_spinner="Loading data...", max_entries=2 * len(data.BUILT_IN_SHAPES))
+@st.cache_resource(show_spinner=Shown(N_("Loading data...")), max_entries=2 * len(data.BUILT_IN_SHAPES))
 def _load_built_in(spec: str, seed: int) -> data.Splits:
     return data.load_splits(spec, seed=seed)
 
 
-@st.cache_resource(show_spinner="Loading data...", max_entries=UPLOADS_IN_MEMORY)
+@st.cache_resource(show_spinner=Shown(N_("Loading data...")), max_entries=UPLOADS_IN_MEMORY)
 def _load_upload(spec: str, seed: int) -> data.Splits:
     return data.load_splits(spec, seed=seed)
 
 
-@st.cache_data(show_spinner="Encoding digits...", max_entries=64)
+@st.cache_data(show_spinner=Shown(N_("Encoding digits...")), max_entries=64)
 def encoded(path: str, spec: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Codes, VAE posterior sigmas (else None) and labels of every image, train then validation."""
     model = load_model(path).model
@@ -127,7 +147,7 @@ def loadable(entries: list[ModelEntry]) -> tuple[list[ModelEntry], list[str]]:
             load_model(entry.path)
             ok.append(entry)
         except AelabError as exc:
-            problems.append(f"{entry.name} could not be loaded and is left out: {exc}")
+            problems.append(_("{name} could not be loaded and is left out: {why}", name=entry.name, why=exc))
     return ok, problems
 
 

@@ -17,6 +17,7 @@ import streamlit as st
 
 from .. import checkpoint, data, job_records, jobs, workspaces
 from ..errors import AelabError
+from ..i18n import N_, _
 from ..workspaces import WorkspaceError
 from . import resources
 from .resources import plain
@@ -141,17 +142,33 @@ def interrupted_runs() -> list[tuple[str, str]]:
     for record in runs():
         if record["status"] != "interrupted":
             continue
-        name = resources.plain(record["name"], 100)
-        running = record.get("was") == "running"
-        at = f", at epoch {record['epoch']} of {record['epochs']}" if running and record.get("epoch") else ""
-        what = f"training{at}" if running else "waiting for a worker"
-        if record.get("kept"):
-            text = "but its model had been saved: it is listed below."
-        else:
-            text = "so nothing of it was kept. Train it again to have it."
-        notes.append((record["id"], f"The training of {name} was interrupted: the server stopped while it "
-                                    f"was {what}, {text}"))
+        notes.append((record["id"], _interrupted_note(record)))
     return notes
+
+
+# What a stopped server interrupted (see interrupted_runs): (was running with an epoch, was running, was waiting),
+# each with its model kept or not.
+_INTERRUPTED = {
+    ("epoch", True): N_("The training of {name} was interrupted: the server stopped while it was training, at epoch "
+                        "{epoch} of {epochs}, but its model had been saved: it is listed below."),
+    ("epoch", False): N_("The training of {name} was interrupted: the server stopped while it was training, at "
+                         "epoch {epoch} of {epochs}, so nothing of it was kept. Train it again to have it."),
+    ("running", True): N_("The training of {name} was interrupted: the server stopped while it was training, but "
+                          "its model had been saved: it is listed below."),
+    ("running", False): N_("The training of {name} was interrupted: the server stopped while it was training, so "
+                           "nothing of it was kept. Train it again to have it."),
+    ("waiting", True): N_("The training of {name} was interrupted: the server stopped while it was waiting for a "
+                          "worker, but its model had been saved: it is listed below."),
+    ("waiting", False): N_("The training of {name} was interrupted: the server stopped while it was waiting for a "
+                           "worker, so nothing of it was kept. Train it again to have it."),
+}
+
+
+def _interrupted_note(record: dict) -> str:
+    running = record.get("was") == "running"
+    stage = ("epoch" if record.get("epoch") else "running") if running else "waiting"
+    return _(_INTERRUPTED[stage, bool(record.get("kept"))], name=resources.plain(record["name"], 100),
+             epoch=record.get("epoch"), epochs=record.get("epochs"))
 
 
 def dismiss_run(run_id: str) -> None:
@@ -194,7 +211,8 @@ def shared_models() -> list[resources.ModelEntry]:
             continue
         name = model.name if model.name not in taken else f"shared-{model.name}"
         entries.append(resources.ModelEntry(name, str(model.path), model.kind, model.latent_dim, model.data,
-                                            f"{model.description} (shared with you, read-only)"))
+                                            _("{description} (shared with you, read-only)",
+                                              description=model.description)))
     return entries
 
 
@@ -256,13 +274,15 @@ def add_upload(loaded: checkpoint.Checkpoint) -> tuple[resources.ModelEntry, str
     fits = [spec for spec, shape in data.BUILT_IN_SHAPES.items() if shape == tuple(model.image_shape)]
     if not fits:
         h, w = model.image_shape
-        raise AelabError(f"it works on {h}x{w} images, and aelab has no data of that size to show it on "
-                         f"(built in: {', '.join(f'{a}x{b}' for a, b in data.BUILT_IN_SHAPES.values())}). Train it "
-                         "here on your own images instead")
+        raise AelabError(_("it works on {h}x{w} images, and aelab has no data of that size to show it on "
+                           "(built in: {sizes}). Train it here on your own images instead", h=h, w=w,
+                           sizes=", ".join(f"{a}x{b}" for a, b in data.BUILT_IN_SHAPES.values())))
     spec = named if named in fits else fits[0]
-    note = "" if named in (spec, None) else (f"Its config names other data ({resources.plain(str(named), 60)}), "
-                                             f"which aelab does not read from an upload; it is shown on {spec}.")
+    note = "" if named in (spec, None) else _("Its config names other data ({named}), which aelab does not read "
+                                              "from an upload; it is shown on {spec}.",
+                                              named=resources.plain(str(named), 60), spec=spec)
     text = info.get("description")
     description = text[:200] if isinstance(text, str) and text.strip() else model.describe()
-    listed = workspace(create=True).add(loaded.path, info["kind"], model.latent_dim, spec, f"{description} (uploaded)")
+    listed = workspace(create=True).add(loaded.path, info["kind"], model.latent_dim, spec,
+                                        _("{description} (uploaded)", description=description))
     return _entry(listed), note

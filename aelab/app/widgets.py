@@ -12,30 +12,37 @@ from typing import Any
 
 import streamlit as st
 
+from aelab import i18n
 from aelab.errors import ConfigError
 from aelab.models import Autoencoder, Option
 
 
 def option_widget(option: Option, prefix: str, settings: dict[str, Any]) -> Any:
-    """Draw one option's widget and return its value (hidden widths as typed, checked later)."""
+    """Draw one option's widget and return its value (hidden widths as typed, checked later).
+
+    The option's label, help and choice labels are declared in English and shown translated."""
     key = f"{prefix}{option.name}"
-    common = {"help": option.help, "disabled": not option.matters(settings)}
+    label = i18n._(option.label)
+    common = {"help": i18n._(option.help), "disabled": not option.matters(settings)}
     if option.choices:
-        labels = option.choice_label
-        if len(option.choices) <= 3 and max(map(len, map(labels, option.choices))) <= 24:
-            return st.radio(option.label, option.choices, key=key, horizontal=True, format_func=labels, **common)
-        return st.selectbox(option.label, option.choices, index=option.choices.index(option.default), key=key,
-                            format_func=labels, **common)
+        def shown(choice: str) -> str:
+            return i18n._(option.choice_label(choice))
+
+        # radio or select box by the English labels' length, so that switching language keeps the widget
+        if len(option.choices) <= 3 and max(map(len, map(option.choice_label, option.choices))) <= 24:
+            return st.radio(label, option.choices, key=key, horizontal=True, format_func=shown, **common)
+        return st.selectbox(label, option.choices, index=option.choices.index(option.default), key=key,
+                            format_func=shown, **common)
     if option.type == "widths":
-        return st.text_input(option.label, ",".join(map(str, option.default)), key=key, **common)
+        return st.text_input(label, ",".join(map(str, option.default)), key=key, **common)
     low, high = option.bounds(settings)
     if option.stops:
         stops = [v for v in option.stops if option_allows(option, v, settings)]
-        return st.select_slider(option.label, stops, value=option.default if option.default in stops else stops[0],
+        return st.select_slider(label, stops, value=option.default if option.default in stops else stops[0],
                                 key=key, format_func=lambda v: f"{v:g}", **common)
     if callable(option.high):
         key += f"_{high:g}"
-    return st.slider(option.label, float(low), float(high), float(option.default), option.step or None, key=key,
+    return st.slider(label, float(low), float(high), float(option.default), option.step or None, key=key,
                      **common)
 
 

@@ -16,13 +16,14 @@ import numpy as np
 from scipy.stats import rankdata
 
 from aelab import explore, metrics
+from aelab.i18n import N_
 from aelab.models import Autoencoder
 
-# Score name -> what it is, for a reader (units included).
+# Score name -> what it is, for a reader (units included); shown translated, as _(SCORES[name]).
 SCORES = {
-    "bce": "reconstruction error, binary cross-entropy summed over the pixels (nats per image)",
-    "mse": "reconstruction error, squared pixel difference averaged over the pixels",
-    "neg_elbo": "negative ELBO: reconstruction BCE under codes drawn from q(z|x), plus KL(q(z|x) || p(z)) (nats)",
+    "bce": N_("reconstruction error, binary cross-entropy summed over the pixels (nats per image)"),
+    "mse": N_("reconstruction error, squared pixel difference averaged over the pixels"),
+    "neg_elbo": N_("negative ELBO: reconstruction BCE under codes drawn from q(z|x), plus KL(q(z|x) || p(z)) (nats)"),
 }
 ELBO_SAMPLES = 16  # draws z ~ q(z|x) per image for the -ELBO, as aelab.metrics.evaluate uses
 

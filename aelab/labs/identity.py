@@ -23,6 +23,7 @@ from torch import nn
 
 from ..data import ImageSet
 from ..explore import reconstruct
+from ..i18n import N_
 from ..metrics import bootstrap_interval, mse_per_image
 from ..models import Autoencoder
 from ..train import make_model
@@ -54,15 +55,16 @@ def _from_ood(name: str) -> Callable[[np.ndarray, np.ndarray, int, int], np.ndar
     return lambda train, held_out, n, seed: ood.make(name, ImageSet(held_out, None, "held-out digits"), n, seed).images
 
 
-PROBES: dict[str, Probe] = {p.name: p for p in (
-    Probe("rotated", "rotated digits", "held-out digits turned 90 degrees anticlockwise", _from_ood("rotated")),
-    Probe("letters", "letters", "A-Z and a-z in Pillow's built-in font, random sizes and positions",
+PROBES: dict[str, Probe] = {p.name: p for p in (  # title and what are shown translated, as _(p.title)
+    Probe("rotated", N_("rotated digits"), N_("held-out digits turned 90 degrees anticlockwise"), _from_ood("rotated")),
+    Probe("letters", N_("letters"), N_("A-Z and a-z in Pillow's built-in font, random sizes and positions"),
           _from_ood("letters")),
-    Probe("ink_noise", "noise where digits have ink",
-          "every pixel that some training digit lights drawn uniformly from [0, 1], the never-lit border black",
+    Probe("ink_noise", N_("noise where digits have ink"),
+          N_("every pixel that some training digit lights drawn uniformly from [0, 1], the never-lit border black"),
           lambda train, held_out, n, seed: ink_noise(train, n, seed)),
-    Probe("noise", "noise on every pixel", "every pixel uniform in [0, 1], the border included", _from_ood("noise")),
-    Probe("digits", "held-out digits", "digits no model trained on: what every model should reconstruct",
+    Probe("noise", N_("noise on every pixel"), N_("every pixel uniform in [0, 1], the border included"),
+          _from_ood("noise")),
+    Probe("digits", N_("held-out digits"), N_("digits no model trained on: what every model should reconstruct"),
           lambda train, held_out, n, seed: held_out[np.random.default_rng(seed).permutation(len(held_out))[:n]]),
 )}
 

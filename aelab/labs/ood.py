@@ -21,6 +21,7 @@ from aelab import data
 from aelab._files import atomic_write
 from aelab.data import ImageSet
 from aelab.errors import DataError
+from aelab.i18n import N_, _
 
 SIDE = 28  # MNIST's image side, in pixels
 BOX = 20  # MNIST fits each digit in a 20x20 box centred in the 28x28 image
@@ -119,12 +120,14 @@ class OODSet:
     make: Callable[[ImageSet, int, int], ImageSet]  # (held-out digits, n, seed) -> images
 
 
-OOD_SETS: dict[str, OODSet] = {s.name: s for s in (
-    OODSet("noise", "noise", "every pixel uniform in [0, 1]", uniform_noise),
-    OODSet("inverted", "inverted digits", "held-out digits with black and white swapped (1 - x)", inverted_digits),
-    OODSet("rotated", "rotated digits", "held-out digits turned 90 degrees anticlockwise", rotated_digits),
-    OODSet("letters", "letters", "A-Z and a-z in Pillow's built-in font, random sizes and positions", letters),
-    OODSet("sklearn", "upscaled 8x8 digits", "scikit-learn's 8x8 digits scaled to 20x20 in a 28x28 frame",
+OOD_SETS: dict[str, OODSet] = {s.name: s for s in (  # title and what are shown translated, as _(s.title)
+    OODSet("noise", N_("noise"), N_("every pixel uniform in [0, 1]"), uniform_noise),
+    OODSet("inverted", N_("inverted digits"), N_("held-out digits with black and white swapped (1 - x)"),
+           inverted_digits),
+    OODSet("rotated", N_("rotated digits"), N_("held-out digits turned 90 degrees anticlockwise"), rotated_digits),
+    OODSet("letters", N_("letters"), N_("A-Z and a-z in Pillow's built-in font, random sizes and positions"),
+           letters),
+    OODSet("sklearn", N_("upscaled 8x8 digits"), N_("scikit-learn's 8x8 digits scaled to 20x20 in a 28x28 frame"),
            small_digits),
 )}
 
@@ -143,7 +146,8 @@ def from_splits(splits: data.Splits, n: int = SIZE, seed: int = 0) -> ImageSet:
     """
     if splits.train.image_shape != (SIDE, SIDE):
         h, w = splits.train.image_shape
-        raise DataError(f"the images are {h}x{w} pixels; the models read {SIDE}x{SIDE} images, as MNIST's are")
+        raise DataError(_("the images are {h}x{w} pixels; the models read {side}x{side} images, as MNIST's are",
+                          h=h, w=w, side=SIDE))
     pooled = ImageSet(np.concatenate([splits.train.images, splits.val.images]), None, splits.train.name)
     return _pick(pooled, n, seed)
 
@@ -155,14 +159,14 @@ def save_upload(files: Sequence[tuple[str, bytes]], folder: Path) -> str:
     names in one folder ('idx:FOLDER'), t10k files alone standing in for the training files.
     Nothing is parsed here: `aelab.data.load_splits` reads the spec. DataError for anything else.
     """
-    names = [re.sub(r"[^A-Za-z0-9._-]", "_", name.rsplit("/", 1)[-1])[-100:] for name, _ in files]
+    names = [re.sub(r"[^A-Za-z0-9._-]", "_", name.rsplit("/", 1)[-1])[-100:] for name, _content in files]
     if len(files) == 1 and names[0].lower().endswith((".npz", ".zip")):
         return f"{names[0][-3:].lower()}:{atomic_write(Path(folder) / names[0], files[0][1])}"
     if not any(name.startswith(("train-images", "t10k-images")) for name in names):
-        raise DataError("expected one .npz, one .zip of PNG images, or MNIST-format IDX files named like "
-                        "train-images-idx3-ubyte.gz or t10k-images-idx3-ubyte.gz")
+        raise DataError(_("expected one .npz, one .zip of PNG images, or MNIST-format IDX files named like "
+                          "train-images-idx3-ubyte.gz or t10k-images-idx3-ubyte.gz"))
     has_train = any(name.startswith("train-") for name in names)
-    for name, (_, content) in zip(names, files, strict=True):
+    for name, (_name, content) in zip(names, files, strict=True):
         if name.startswith(("train-", "t10k-")):
             atomic_write(Path(folder) / (name if has_train else name.replace("t10k-", "train-", 1)), content)
     return f"idx:{folder}"

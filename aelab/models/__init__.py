@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError
+from ..i18n import _
 from .ae import AE
 from .base import ALL_MODELS, REGISTRY, SHARED_OPTIONS, Autoencoder, Model
 from .dae import DAE
@@ -41,23 +42,23 @@ def check_size(kind: str, /, **config: Any) -> int:
     """The parameter count, or ConfigError when it is over :data:`MAX_PARAMETERS`."""
     count = parameter_count(kind, **config)
     if count > MAX_PARAMETERS:
-        raise ConfigError(f"this {kind} model would have {count / 1e6:,.1f} million parameters; models are limited "
-                          f"to {MAX_PARAMETERS / 1e6:g} million (use fewer or narrower hidden layers, or a smaller "
-                          "latent size)")
+        raise ConfigError(_("this {kind} model would have {count:,.1f} million parameters; models are limited "
+                            "to {limit:g} million (use fewer or narrower hidden layers, or a smaller latent size)",
+                            kind=kind, count=count / 1e6, limit=MAX_PARAMETERS / 1e6))
     return count
 
 
 def model_class(kind: str) -> type[Autoencoder]:
     """The class registered for ``kind``; ConfigError naming the known kinds otherwise."""
     if not isinstance(kind, str) or kind not in REGISTRY:
-        raise ConfigError(f"unknown model kind {kind!r}; known kinds: {', '.join(KINDS)}")
+        raise ConfigError(_("unknown model kind {kind!r}; known kinds: {known}", kind=kind, known=", ".join(KINDS)))
     return REGISTRY[kind]
 
 
 def build_any(kind: str, /, **config: Any) -> Model:
     """Build any model a checkpoint can hold (an autoencoder, or the judge classifier) from its config."""
     if not isinstance(kind, str) or kind not in ALL_MODELS:
-        raise ConfigError(f"unknown model kind {kind!r}; known kinds: {', '.join(KINDS)}")
+        raise ConfigError(_("unknown model kind {kind!r}; known kinds: {known}", kind=kind, known=", ".join(KINDS)))
     return ALL_MODELS[kind](**config)
 
 

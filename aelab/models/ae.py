@@ -1,5 +1,6 @@
 """The plain autoencoder: minimise reconstruction error, nothing else."""
 
+from ..i18n import N_
 from .base import Autoencoder
 
 
@@ -10,4 +11,4 @@ class AE(Autoencoder):
     """
 
     kind = "ae"
-    description = "plain autoencoder"
+    description = N_("plain autoencoder")

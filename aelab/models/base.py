@@ -12,8 +12,9 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from .. import losses
+from .. import i18n, losses
 from ..errors import ConfigError
+from ..i18n import N_, _
 from .options import Option, validate
 
 REGISTRY: dict[str, type[Autoencoder]] = {}  # the autoencoder kinds a user trains
@@ -26,21 +27,28 @@ ARCHITECTURES = ("mlp", "conv")
 # The settings every kind takes. Defaults are the shipped recipes': a (256, 128) MLP beat
 # (512, 256), (400, 200) and a small conv net on the 2-D VAE's validation loss.
 SHARED_OPTIONS: tuple[Option, ...] = (
-    Option("latent_dim", int, 2, "Latent size", low=1, high=MAX_LATENT_DIM,
+    Option("latent_dim", int, 2, N_("Latent size"), low=1, high=MAX_LATENT_DIM,
            stops=(1, 2, 3, 4, 8, 16, 32, 64, 128, 256, 512, 784, 1024),
-           help="How many numbers the code has. Fewer than the image has pixels (784 for 28x28 digits, 64 "
-                "for 8x8) makes the autoencoder undercomplete: it must compress. More makes it "
-                "overcomplete: it could copy its input unless something stops it."),
-    Option("hidden", "widths", (256, 128), "Hidden widths", low=1, high=MAX_WIDTH, max_items=MAX_HIDDEN_LAYERS,
-           help="Widths of the encoder's hidden layers, from the image inward, e.g. 256,128; the decoder "
-                "mirrors them. Empty: a linear autoencoder.", show=False),
-    Option("recon_loss", str, "bce", "Reconstruction loss", choices=tuple(losses.RECON_LOSSES), flag="loss",
-           choice_labels=tuple(losses.NAMES[name] for name in losses.RECON_LOSSES),
-           help="How a reconstruction is scored against its input, summed over the pixels of an image. "
-                + " ".join(f"{name}: {summary}." for name, summary in losses.SUMMARIES.items())),
-    Option("arch", str, "mlp", "Architecture", choices=ARCHITECTURES,
-           help="MLP: fully connected layers, which the explorer decodes live in the browser. Conv: two "
-                "stride-2 convolutions before the fully connected layers; needs image sides divisible by 4."),
+           help=N_("How many numbers the code has. Fewer than the image has pixels (784 for 28x28 digits, 64 "
+                   "for 8x8) makes the autoencoder undercomplete: it must compress. More makes it "
+                   "overcomplete: it could copy its input unless something stops it.")),
+    Option("hidden", "widths", (256, 128), N_("Hidden widths"), low=1, high=MAX_WIDTH, max_items=MAX_HIDDEN_LAYERS,
+           help=N_("Widths of the encoder's hidden layers, from the image inward, e.g. 256,128; the decoder "
+                   "mirrors them. Empty: a linear autoencoder."), show=False),
+    # The labels and the help say in words what aelab.losses.NAMES and SUMMARIES say (a test keeps them in step);
+    # written out here so that they can be translated.
+    Option("recon_loss", str, "bce", N_("Reconstruction loss"), choices=tuple(losses.RECON_LOSSES), flag="loss",
+           choice_labels=(N_("squared error"), N_("binary cross-entropy"), N_("categorical cross-entropy"),
+                          N_("KL divergence"), N_("cosine distance")),
+           help=N_("How a reconstruction is scored against its input, summed over the pixels of an image. "
+                   "mse: squared error: every pixel's difference, squared and summed. "
+                   "bce: binary cross-entropy: pixels as probabilities of ink (nats per image). "
+                   "cce: categorical cross-entropy: where the ink is, ignoring how bright. "
+                   "kl: KL divergence: like cce, but 0 for a perfect reconstruction. "
+                   "cosine: cosine distance: the angle between the two images as vectors.")),
+    Option("arch", str, "mlp", N_("Architecture"), choices=ARCHITECTURES,
+           help=N_("MLP: fully connected layers, which the explorer decodes live in the browser. Conv: two "
+                   "stride-2 convolutions before the fully connected layers; needs image sides divisible by 4.")),
 )
 
 
@@ -135,7 +143,7 @@ class Autoencoder(Model):
         self._recon = losses.get(self.recon_loss)
         if self.arch == "conv":
             _check(all(s % 4 == 0 for s in self.image_shape),
-                   f"the conv architecture needs image sides divisible by 4, got {self.image_shape}")
+                   _("the conv architecture needs image sides divisible by 4, got {shape}", shape=self.image_shape))
             self.encoder = ConvEncoder(self.image_shape, self.hidden, self.code_width)
             self.decoder = ConvDecoder(self.image_shape, self.hidden, self.latent_dim)
         else:
@@ -180,11 +188,11 @@ class Autoencoder(Model):
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``n`` codes from the model's prior: (n, latent_dim). Only for ``has_prior`` models."""
-        raise ConfigError(f"a {self.description} has no prior to sample codes from")
+        raise ConfigError(_("a {kind} has no prior to sample codes from", kind=i18n._(self.description)))
 
     def kl_to_prior(self, mean: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         """KL(q(z|x) || p(z)) per image, in nats, for a posterior (mean, sigma). Only for ``has_prior`` models."""
-        raise ConfigError(f"a {self.description} has no prior")
+        raise ConfigError(_("a {kind} has no prior", kind=i18n._(self.description)))
 
     def _encoder_input(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.arch == "conv" else x.flatten(1)
@@ -215,8 +223,9 @@ def _image_shape(image_shape: Any) -> tuple[int, int]:
     try:
         shape = tuple(int(s) for s in image_shape)
     except (TypeError, ValueError):
-        raise ConfigError(f"image_shape must be (height, width), got {image_shape!r}") from None
-    _check(len(shape) == 2 and min(shape) >= 1, f"image_shape must be (height, width), got {image_shape!r}")
+        raise ConfigError(_("image_shape must be (height, width), got {shape!r}", shape=image_shape)) from None
+    _check(len(shape) == 2 and min(shape) >= 1,
+           _("image_shape must be (height, width), got {shape!r}", shape=image_shape))
     return shape
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..i18n import N_
 from .base import SHARED_OPTIONS, Autoencoder
 from .options import Option
 
@@ -40,16 +41,16 @@ class DAE(Autoencoder):
     """Denoising autoencoder (Vincent et al., 2008): loss L(x, g(f(corrupt(x))))."""
 
     kind = "dae"
-    description = "denoising autoencoder"
+    description = N_("denoising autoencoder")
     options = SHARED_OPTIONS + (
-        Option("corruption", str, "gaussian", "Corruption", choices=CORRUPTIONS,
-               choice_labels=("Gaussian noise", "masking", "salt and pepper"),
-               help="How each training image is damaged before the encoder sees it: Gaussian noise added to "
-                    "every pixel, some pixels set to black (masking), or some set to black or white at random "
-                    "(salt and pepper)."),
-        Option("noise_level", float, 0.3, "Noise level", low=0.0, high=max_noise_level, step=0.05, tag="n",
-               help="For Gaussian noise, its standard deviation (pixels run from 0 to 1); for masking and "
-                    "salt and pepper, the fraction of pixels hit."),
+        Option("corruption", str, "gaussian", N_("Corruption"), choices=CORRUPTIONS,
+               choice_labels=(N_("Gaussian noise"), N_("masking"), N_("salt and pepper")),
+               help=N_("How each training image is damaged before the encoder sees it: Gaussian noise added to "
+                       "every pixel, some pixels set to black (masking), or some set to black or white at random "
+                       "(salt and pepper).")),
+        Option("noise_level", float, 0.3, N_("Noise level"), low=0.0, high=max_noise_level, step=0.05, tag="n",
+               help=N_("For Gaussian noise, its standard deviation (pixels run from 0 to 1); for masking and "
+                       "salt and pepper, the fraction of pixels hit.")),
     )
 
     def corrupt(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

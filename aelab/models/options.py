@@ -12,9 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import i18n
 from ..errors import ConfigError
+from ..i18n import N_, _
 
 Bound = float | Callable[[Mapping[str, Any]], float]  # a number, or one that depends on other settings
+_KIND_WORDS = {int: N_("a whole number"), float: N_("a number"), str: N_("text")}  # for messages
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,10 @@ class Option:
     settings. ``stops`` are the values a slider offers (the CLI takes any value in range).
     ``tag`` and ``show`` make default names and descriptions: a model named ``my-dae-2d-n0.3``
     is described as "..., noise level 0.3".
+
+    ``label``, ``help`` and ``choice_labels`` are English, marked with ``N_()`` where declared;
+    whoever shows them translates them (``i18n._(option.label)``). Stored descriptions
+    (:meth:`describe`) stay English.
     """
 
     name: str
@@ -63,25 +70,28 @@ class Option:
         """The value converted to the option's type, or ConfigError saying what is wrong."""
         value = self._convert(value)
         if self.choices and value not in self.choices:
-            raise ConfigError(f"unknown {self.label.lower()} {value!r} for {self.name}; "
-                              f"choose one of {', '.join(self.choices)}")
+            raise ConfigError(_("unknown {what} {value!r} for {name}; choose one of {choices}",
+                                what=i18n._(self.label).lower(), value=value, name=self.name,
+                                choices=", ".join(self.choices)))
         if self.type in (int, float):
             low, high = self.bounds(settings)
             below = low is not None and (value <= low if self.open_low else value < low)
             above = high is not None and (value >= high if self.open_high else value > high)
             if below or above:
-                raise ConfigError(f"{self.name} must be {self.range_text(settings)}; got {value!r}")
+                raise ConfigError(_("{name} must be {range}; got {value!r}", name=self.name,
+                                    range=self.range_text(settings), value=value))
         return value
 
     def range_text(self, settings: Mapping[str, Any]) -> str:
+        """The allowed range in words, e.g. "between 0 and 1" (in the current language)."""
         low, high = self.bounds(settings)
         if low is not None and high is not None:
             if self.open_low and self.open_high:
-                return f"strictly between {low:g} and {high:g}"
-            return f"between {low:g} and {high:g}"
+                return _("strictly between {low:g} and {high:g}", low=low, high=high)
+            return _("between {low:g} and {high:g}", low=low, high=high)
         if low is not None:
             return f"{'>' if self.open_low else '>='} {low:g}"
-        return f"<= {high:g}" if high is not None else "valid"
+        return f"<= {high:g}" if high is not None else _("valid")
 
     def describe(self, value: Any) -> str:
         """The setting as a phrase for a model's description, e.g. "noise level 0.3"."""
@@ -114,10 +124,11 @@ class Option:
             return number
         except (TypeError, ValueError, OverflowError):
             if self.type == "widths":
-                raise ConfigError(f"{self.name} widths must be whole numbers separated by commas (e.g. 256,128); "
-                                  f"got {value!r}") from None
-            kind = {int: "a whole number", float: "a number", str: "text"}[self.type]
-            raise ConfigError(f"{self.name} must be {kind}; got {value!r}") from None
+                raise ConfigError(_("{name} widths must be whole numbers separated by commas (e.g. 256,128); "
+                                    "got {value!r}", name=self.name, value=value)) from None
+            kind = i18n._(_KIND_WORDS[self.type])
+            raise ConfigError(_("{name} must be {kind}; got {value!r}", name=self.name, kind=kind,
+                                value=value)) from None
 
     def _widths(self, value: Any) -> list[int]:
         if isinstance(value, str):
@@ -129,8 +140,8 @@ class Option:
             raise ValueError
         low, high = self.bounds({})
         if len(widths) > self.max_items or any(not low <= w <= high for w in widths):
-            raise ConfigError(f"hidden widths must be at most {self.max_items} layers of {low:g} to {high:g} units, "
-                              f"got {list(value)}")
+            raise ConfigError(_("hidden widths must be at most {layers} layers of {low:g} to {high:g} units, "
+                                "got {value}", layers=self.max_items, low=low, high=high, value=list(value)))
         return widths
 
 
@@ -138,8 +149,9 @@ def validate(options: tuple[Option, ...], settings: Mapping[str, Any], kind: str
     """Every option's value from ``settings`` (its default when absent), checked and converted."""
     unknown = sorted(set(settings) - {o.name for o in options})
     if unknown:
-        raise ConfigError(f"bad settings for a {kind} model: unknown setting(s) {', '.join(unknown)}; "
-                          f"a {kind} model takes {', '.join(o.name for o in options)}")
+        raise ConfigError(_("bad settings for a {kind} model: unknown setting(s) {unknown}; "
+                            "a {kind} model takes {known}", kind=kind, unknown=", ".join(unknown),
+                            known=", ".join(o.name for o in options)))
     values = {o.name: settings.get(o.name, o.default) for o in options}
     for option in options:  # bounds may read other settings, so convert the choices first
         if option.type is str:

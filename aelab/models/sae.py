@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..i18n import N_
 from .base import SHARED_OPTIONS, Autoencoder
 from .options import Option
 
@@ -38,23 +39,24 @@ class SAE(Autoencoder):
     """
 
     kind = "sae"
-    description = "sparse autoencoder"
+    description = N_("sparse autoencoder")
     options = SHARED_OPTIONS + (
-        Option("penalty", str, "l1", "Sparsity penalty", choices=PENALTIES,
-               choice_labels=("L1 on the code", "KL to a target rate rho"),
-               help="L1 adds up the code's absolute values, pushing most of them to zero. KL treats each "
-                    "unit as firing with some probability and pulls its average rate toward rho."),
-        Option("sparsity_weight", float, 1.0, "Sparsity weight", low=0.0, tag="s",
+        Option("penalty", str, "l1", N_("Sparsity penalty"), choices=PENALTIES,
+               choice_labels=(N_("L1 on the code"), N_("KL to a target rate rho")),
+               help=N_("L1 adds up the code's absolute values, pushing most of them to zero. KL treats each "
+                       "unit as firing with some probability and pulls its average rate toward rho.")),
+        Option("sparsity_weight", float, 1.0, N_("Sparsity weight"), low=0.0, tag="s",
                stops=(0.0, 0.001, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0),
-               help="How much the penalty counts against reconstruction; 0 makes it a plain autoencoder."),
-        Option("target_rho", float, 0.05, "Target rate rho", low=0.0, high=1.0, open_low=True, open_high=True,
+               help=N_("How much the penalty counts against reconstruction; 0 makes it a plain autoencoder.")),
+        Option("target_rho", float, 0.05, N_("Target rate rho"), low=0.0, high=1.0, open_low=True, open_high=True,
                stops=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5), applies=lambda s: s.get("penalty") == "kl",
-               help="KL penalty only: the average activation each code unit should have over the data "
-                    "(0.05: active for about one image in twenty)."),
-        Option("activation", str, "linear", "Code activation", choices=ACTIVATIONS,
-               choice_labels=("linear (any value)", "ReLU (0 or positive)"), applies=lambda s: s.get("penalty") == "l1",
-               help="L1 penalty only: a linear code can take any value; a ReLU code is never negative, so the "
-                    "penalty can switch a unit fully off (exactly 0) for an image."),
+               help=N_("KL penalty only: the average activation each code unit should have over the data "
+                       "(0.05: active for about one image in twenty).")),
+        Option("activation", str, "linear", N_("Code activation"), choices=ACTIVATIONS,
+               choice_labels=(N_("linear (any value)"), N_("ReLU (0 or positive)")),
+               applies=lambda s: s.get("penalty") == "l1",
+               help=N_("L1 penalty only: a linear code can take any value; a ReLU code is never negative, so the "
+                       "penalty can switch a unit fully off (exactly 0) for an image.")),
     )
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

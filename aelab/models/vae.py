@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..i18n import N_
 from .base import SHARED_OPTIONS, Autoencoder
 from .options import Option
 
@@ -25,12 +26,12 @@ class VAE(Autoencoder):
     """
 
     kind = "vae"
-    description = "variational autoencoder"
+    description = N_("variational autoencoder")
     has_prior = True
     options = SHARED_OPTIONS + (
-        Option("beta", float, 1.0, "Beta", low=0.0, tag="b", stops=(0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
-               help="Weight of the KL term that pulls each image's code distribution toward the prior "
-                    "N(0, I). 1 is the standard VAE; 0 drops the pull, larger values strengthen it."),
+        Option("beta", float, 1.0, N_("Beta"), low=0.0, tag="b", stops=(0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
+               help=N_("Weight of the KL term that pulls each image's code distribution toward the prior "
+                       "N(0, I). 1 is the standard VAE; 0 drops the pull, larger values strengthen it.")),
     )
 
     @property

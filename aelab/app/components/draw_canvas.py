@@ -19,29 +19,35 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from aelab.i18n import N_, _
+
 STATIC = Path(__file__).resolve().parent / "static"
 OUTPUT_SIDE = 56  # the drawing as sent to Python: twice MNIST's side, enough for the 20-pixel box
 MAX_SIDE = 256  # a report claiming a larger drawing is not from this canvas
-LABEL = "Drawing area: draw one digit, 0 to 9, with the mouse, a pen or a finger"
+LABEL = N_("Drawing area: draw one digit, 0 to 9, with the mouse, a pen or a finger")
+HINT = N_("Draw a digit here")  # shown on the empty canvas
+CLEAR = N_("Clear")  # the button that wipes it
 _SEEN = "_draw_canvas_reports"  # session-state key: the id of the last drawing read, per canvas
 _log = logging.getLogger("aelab")
 
 _component = st.components.v2.component(
     "aelab_draw_canvas",
-    js=(STATIC / "draw_canvas.js").read_text(),
-    css=(STATIC / "draw_canvas.css").read_text(),
+    js=(STATIC / "draw_canvas.js").read_text(),  # i18n: not shown
+    css=(STATIC / "draw_canvas.css").read_text(),  # i18n: not shown
 )
 
 
-def draw_canvas(key: str, *, side: int = 280, label: str = LABEL) -> None:
+def draw_canvas(key: str, *, side: int = 280, label: str | None = None) -> None:
     """Mount a drawing canvas of ``side`` CSS pixels under ``key``, with a Clear button.
 
-    ``label`` is what a screen reader announces for the canvas. A canvas mounted afresh
+    ``label`` is what a screen reader announces for the canvas (default :data:`LABEL`, translated);
+    the canvas's words come from here, in the session's language. A canvas mounted afresh
     shows the last drawing Python received from it, if any.
     """
     report = _report(key)
     restore = report if (pixels := _pixels(report)) is not None and pixels.any() else None
-    _component(key=key, data={"side": side, "output_side": OUTPUT_SIDE, "label": label, "restore": restore},
+    words = {"label": _(LABEL) if label is None else label, "hint": _(HINT), "clear": _(CLEAR)}
+    _component(key=key, data={"side": side, "output_side": OUTPUT_SIDE, "restore": restore} | words,
                default={"drawing": None}, on_drawing_change=_ignore)
 
 
@@ -79,15 +85,16 @@ def _pixels(report: Any) -> np.ndarray | None:
     width, height, encoded = report.get("width"), report.get("height"), report.get("pixels")
     if not (isinstance(width, int) and isinstance(height, int) and isinstance(encoded, str)
             and 1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE and len(encoded) <= 4 * MAX_SIDE**2):
-        _log.info("draw canvas: ignored a malformed report")
+        _log.info("draw canvas: ignored a malformed report")  # i18n: not shown
         return None
     try:
         raw = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        _log.info("draw canvas: ignored a report whose pixels are not base64")
+        _log.info("draw canvas: ignored a report whose pixels are not base64")  # i18n: not shown
         return None
     if len(raw) != width * height:
-        _log.info("draw canvas: ignored a report of %d bytes for %dx%d pixels", len(raw), width, height)
+        _log.info("draw canvas: ignored a report of %d bytes for %dx%d pixels",  # i18n: not shown
+                  len(raw), width, height)
         return None
     return np.frombuffer(raw, dtype=np.uint8).reshape(height, width).copy()
 

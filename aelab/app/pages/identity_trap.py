@@ -7,19 +7,22 @@ images per probe set, with paired bootstrap intervals wherever two models are co
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import streamlit as st
 
-from aelab import pretrained
+from aelab import i18n, pretrained
 from aelab.app import labkit, labstate, resources
 from aelab.app.labstate import Param
 from aelab.app.pages import Page
 from aelab.errors import AelabError
 from aelab.explore import reconstruct
+from aelab.i18n import N_, _
 from aelab.labs import identity
 from aelab.metrics import mse_per_image
 
-PAGE = Page("Identity trap", ":material/content_copy:", "identity", prefix="id_", order=35)
+PAGE = Page(N_("Identity trap"), ":material/content_copy:", "identity", prefix="id_", order=35)
 
 UNITS = pretrained.IDENTITY_UNITS
 PIXELS = 784
@@ -27,50 +30,68 @@ SPAN_K = 256  # the digits' principal directions a probe image is measured along
 N_IMAGES = 8
 # What the page calls a share R^2 of a set's variance reproduced, from the least share that earns the words.
 PARTLY = 0.5  # from this share on, a set is copied at least in part
-WORDS = ((0.95, "copies {}"), (0.8, "copies most of {}"), (PARTLY, "copies {} in part"), (0.0, "barely copies {}"),
-         (-float("inf"), "does not copy {}"))
+WORDS = ((0.95, N_("copies {what}")), (0.8, N_("copies most of {what}")), (PARTLY, N_("copies {what} in part")),
+         (0.0, N_("barely copies {what}")), (-float("inf"), N_("does not copy {what}")))
+MODEL_FORMULA = (r"\begin{gathered}f(x) = W_e\, x + b_e,\qquad g(z) = \sigma(W_d\, z + b_d),"
+                 r"\\ z \in \mathbb{R}^{d},\ x \in [0, 1]^{784}\end{gathered}")
+TRAP_FORMULA = (r"\begin{gathered}\hat x = W_d W_e\, x,\qquad W_d W_e = I \;\Rightarrow\; \hat x = x\ \ \forall x,"
+                r"\\ \operatorname{rank}(W_d W_e) \le d,\quad W_d W_e = I \;\Rightarrow\; d \ge 784\end{gathered}")
 PARAMS = [
-    Param("id_probe", "inputs", labstate.choice(tuple(identity.PROBES)), "probe set"),
-    Param("id_units", "units", lambda text: next((u for u in UNITS if str(u) == text), None), "code size"),
-    Param("id_draw", "draw", labstate.number_in(0, 10**6, integer=True), "image draw"),
+    Param("id_probe", "inputs", labstate.choice(tuple(identity.PROBES)), N_("probe set")),
+    Param("id_units", "units", lambda text: next((u for u in UNITS if str(u) == text), None), N_("code size")),
+    Param("id_draw", "draw", labstate.number_in(0, 10**6, integer=True), N_("image draw")),
 ]
 
 
 def render() -> None:
-    st.title("The identity trap")
-    st.markdown(
-        "An autoencoder squeezes each 28x28 digit (784 pixels) through a code of d numbers and rebuilds it. With "
-        "d below 784 it is **undercomplete**: it must compress, so it has to learn what digits have in common. "
-        "With d of 784 or more it is **overcomplete**, and nothing in its loss stops it from learning the "
-        "identity, g(f(x)) = x: a perfect score that has learned nothing about digits, since it would copy "
-        f"anything. Does it? Below, one-layer autoencoders (a linear code, one layer each way) with {UNITS[0]} to "
-        f"{UNITS[-1]} code units, all trained on the same {len(resources.load_data('mnist5k').train):,} digits from "
-        f"the same seed, are shown images that are not digits. A denoising AE (DAE) and a sparse AE (SAE) with "
-        f"{UNITS[-1]} units show what a regularizer changes.")
-    st.latex(r"f(x) = W x + b,\quad g(z) = \sigma(V z + c),\quad z \in \mathbb{R}^{d};\qquad "
-             r"d \ge 784 \;\Rightarrow\; V W \approx I \text{ is within reach}")
-    st.caption("The sigmoid sigma keeps the output's pixels between 0 and 1, so a copy can come close but is never "
-               "exact.")
+    st.title(_("The identity trap"))
+    st.markdown(_(
+        "An autoencoder squeezes each 28x28 digit (784 pixels) through a code of d numbers and rebuilds it. With d "
+        "below 784 it is **undercomplete**: it must compress, so it has to learn what digits have in common. With d "
+        "of 784 or more it is **overcomplete**, and nothing in its loss stops it from learning the identity, "
+        "g(f(x)) = x: a perfect score that has learned nothing about digits, since it would copy anything. Does it? "
+        "Below, one-layer autoencoders (a linear code, one layer each way) with {low} to {high} code units, all "
+        "trained on the same {n:,} digits from the same seed, are shown images that are not digits. A denoising AE "
+        "(DAE) and a sparse AE (SAE) with {high} units show what a regularizer (an extra term or noise in training "
+        "that discourages copying) changes.", low=UNITS[0], high=UNITS[-1],
+        n=len(resources.load_data("mnist5k").train)))
+    _formulas()
     notices = labstate.restore("id_", PARAMS)
     try:
         shipped = tuple(resources.shipped_models())
     except AelabError as exc:
-        st.error(f"The models could not be read: {resources.plain(str(exc), 600)}")
+        st.error(_("The models could not be read: {why}", why=resources.plain(str(exc), 600)))
         return
     ours = [e for e in shipped if e.name in {r.name for r in pretrained.IDENTITY_RECIPES}]
     for notice in notices + resources.manifest_problems() + labkit.unloadable(ours):
         st.warning(notice)
     family = _family(shipped)
     if len(family["aes"]) < 2:
-        st.warning("The identity-trap models are not built. Run `python -m aelab pretrained` to build them.")
+        st.warning(_("The identity-trap models are not built. Run `python -m aelab pretrained` to build them."))
         return
     _controls(family)
     labstate.publish(PARAMS)
-    figures = _figures(tuple((name, e.path) for name, e in _named(family).items()))
+    with st.spinner(_("Measuring every model on every probe set (once)...")):
+        figures = _figures(tuple((name, e.path) for name, e in _named(family).items()))
     _images(family)
     _findings(family, figures)
     _chart(family, figures)
     _table(family, figures)
+
+
+def _formulas() -> None:
+    """The models' two layers, and why an overcomplete linear AE can copy anything."""
+    st.latex(MODEL_FORMULA)
+    st.caption(_("The encoder f multiplies the image x (784 pixels) by a d x 784 matrix W_e and adds b_e: that is the "
+                 "code z of d numbers. The decoder g multiplies z by a 784 x d matrix W_d, adds b_d and passes each "
+                 "pixel through the sigmoid sigma, which keeps it between 0 and 1, so a copy can come close but is "
+                 "never exact."))
+    st.latex(TRAP_FORMULA)
+    st.caption(_("Leave out the biases and the sigmoid and the reconstruction is x-hat = W_d W_e x. If the decoder's "
+                 "matrix undoes the encoder's, W_d W_e = I (the identity matrix), every image comes back unchanged, a "
+                 "digit or not. The product of the two matrices has rank at most d (it cannot pass on more than d "
+                 "independent directions), so it can be I only when d is at least 784: an undercomplete AE cannot "
+                 "copy everything, an overcomplete one could."))
 
 
 def _family(shipped: tuple[resources.ModelEntry, ...]) -> dict:
@@ -86,23 +107,30 @@ def _named(family: dict) -> dict[str, resources.ModelEntry]:
 
 
 def _label(entry: resources.ModelEntry) -> str:
-    return f"{entry.kind.upper()}, {entry.latent_dim} units"
+    return _("{kind}, {units} units", kind=entry.kind.upper(), units=entry.latent_dim)
+
+
+def _title(probe: str) -> str:
+    return _(identity.PROBES[probe].title)
 
 
 def _controls(family: dict) -> None:
     state, sizes = st.session_state, list(family["aes"])
     if state.get("id_units") not in sizes:
         if "id_units" in state:
-            st.warning(f"No AE with {state.id_units} code units is built; showing {sizes[-1]}.")
+            st.warning(_("No AE with {units} code units is built; showing {shown}.", units=state.id_units,
+                         shown=sizes[-1]))
         state.id_units = sizes[-1]
-    st.radio("Probe set", list(identity.PROBES), key="id_probe", horizontal=True,
-                    format_func=lambda p: identity.PROBES[p].title,
-                    help="\n".join(f"- **{p.title}**: {p.what}." for p in identity.PROBES.values()))
+    st.radio(_("Probe set"), list(identity.PROBES), key="id_probe", horizontal=True, format_func=_title,
+             help="\n".join("- " + _("**{title}**: {what}.", title=_(p.title), what=_(p.what))
+                            for p in identity.PROBES.values()))
     size_col, draw_col = st.columns([3, 1], vertical_alignment="bottom")
-    size_col.select_slider("Plain AE's code size", sizes, key="id_units", format_func=lambda u: f"{u} units",
-                           help=f"Below {PIXELS} units the AE must compress; from {PIXELS} on it could copy.")
-    draw_col.button("New images", key="do_id_redraw", icon=":material/refresh:", on_click=_redraw,
-                    help="Show other images of the probe set.")
+    size_col.select_slider(_("Plain AE's code size"), sizes, key="id_units", format_func=lambda u: _("{n} units", n=u),
+                           help=_("The number d of code units, the numbers the image is squeezed into. Below "
+                                  "{pixels} units the AE must compress; from {pixels} on it could copy.",
+                                  pixels=PIXELS))
+    draw_col.button(_("New images"), key="do_id_redraw", icon=":material/refresh:", on_click=_redraw,
+                    help=_("Show other images of the probe set."))
 
 
 def _redraw() -> None:
@@ -112,25 +140,26 @@ def _redraw() -> None:
 def _images(family: dict) -> None:
     probe, seed = st.session_state.id_probe, int(st.session_state.get("id_draw", 0))
     entries = [family["aes"][st.session_state.id_units], *family["others"].values()]
-    st.html(_images_html(probe, seed, tuple((_label(e), e.name, e.path) for e in entries)))
-    st.caption("Under each reconstruction: its squared error per pixel against the input (0 is an exact copy; "
-               "pixels run from 0 to 1).")
+    models = tuple((_label(e), e.name, e.path) for e in entries)
+    st.html(_images_html(probe, seed, models, i18n.language()))
+    st.caption(_("Under each reconstruction: its squared error per pixel against the input (0 is an exact copy; "
+                 "pixels run from 0 to 1, so the error is in squared pixel values)."))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _images_html(probe: str, seed: int, models: tuple[tuple[str, str, str], ...]) -> str:
+def _images_html(probe: str, seed: int, models: tuple[tuple[str, str, str], ...], lang: str) -> str:
     """The probe images and each model's copy (models as (label, name, path)), as a digit table: computed once
-    per probe set, draw and models, so a slider move back to a seen stop costs no forward pass or PNG."""
+    per probe set, draw, models and language, so a slider move back to a seen stop costs no forward pass or PNG."""
     splits = resources.load_data("mnist5k")
     images = identity.probe_images(probe, splits.train.images, splits.val.images, N_IMAGES, seed)
-    rows = [labkit.Row("Input", images, note=identity.PROBES[probe].title)]
+    rows = [labkit.Row(_("Input"), images, note=_title(probe))]
     for label, name, path in models:
         recon = reconstruct(resources.load_model(path).model, images)
         rows.append(labkit.Row(label, recon, tuple(f"{e:.4f}" for e in mse_per_image(images, recon)), name))
     return labkit.table_html(tuple(rows), "identity", 64)
 
 
-@st.cache_data(show_spinner="Measuring every model on every probe set (once)...")
+@st.cache_data(show_spinner=False)
 def _figures(paths: tuple[tuple[str, str], ...]) -> dict:
     """Per-image errors of each model on each probe set, and what explains them."""
     splits = resources.load_data("mnist5k")
@@ -161,20 +190,27 @@ def copied(figures: dict, probe: str, name: str) -> float:
     return figures["probes"][probe]["copied"][name]
 
 
-def copy_words(share: float, what: str = "them") -> str:
-    """What the page says for a share of a set's variance reproduced (R^2): thresholds in WORDS, highest first."""
-    return next(words for least, words in WORDS if share >= least).format(what)
+def _level(share: float) -> int:
+    """Which of WORDS a share of a set's variance reproduced (R^2) earns: thresholds highest first."""
+    return next(i for i, (least, _words) in enumerate(WORDS) if share >= least)
+
+
+def copy_words(share: float, what: str) -> str:
+    """What the page says for a share of a set's variance reproduced (R^2), of the images ``what``."""
+    return _(WORDS[_level(share)][1], what=what)
 
 
 def _findings(family: dict, figures: dict) -> None:
     probe = st.session_state.id_probe
-    st.subheader(f"Measured on {figures['n']} images of {identity.PROBES[probe].title}")
-    st.latex(r"\mathrm{err}(x) = \frac{1}{784}\sum_{p=1}^{784} (x_p - \hat x_p)^2,\qquad "
-             r"R^2 = 1 - \frac{\sum_i \lVert x_i - \hat x_i \rVert^2}{\sum_i \lVert x_i - \bar x \rVert^2}")
-    st.caption("err: an image's squared error per pixel; R^2: the share of the set's variance the reconstructions "
-               "reproduce (1: exact copies; 0: no better than answering the set's mean image x-bar for every input; "
-               "below 0: worse than that). Intervals are 95% paired bootstrap intervals over the images; a "
-               "difference whose interval holds 0 is called a tie.")
+    st.subheader(_("Measured on {n} images of {title}", n=figures["n"], title=_title(probe)))
+    st.latex(r"\begin{gathered}\mathrm{err}(x) = \frac{1}{784}\sum_{p=1}^{784} (x_p - \hat x_p)^2,"
+             r"\\ R^2 = 1 - \frac{\sum_i \lVert x_i - \hat x_i \rVert^2}{\sum_i \lVert x_i - \bar x \rVert^2}"
+             r"\end{gathered}")
+    st.caption(_("err: an image's squared error per pixel, in squared pixel values; R^2: the share of the set's "
+                 "variance the reconstructions reproduce (1: exact copies; 0: no better than answering the set's mean "
+                 "image x-bar for every input; below 0: worse than that). Intervals are 95% paired bootstrap "
+                 "intervals: the images drawn again at random, the same draws for both models, and the middle 95% of "
+                 "the differences kept; a difference whose interval holds 0 is called a tie."))
     st.markdown(probe_sentences(family, figures, probe))
     st.markdown(overall_sentences(family, figures))
 
@@ -185,8 +221,21 @@ def _num(value: float) -> str:
 
 def _versus(c: identity.Comparison) -> str:
     """Two mean errors and their paired difference with its interval, in parentheses."""
-    return (f"({_num(c.mean_a)} against {_num(c.mean_b)}; difference {c.mean_a - c.mean_b:+.2g}, 95% interval "
-            f"{c.low:+.2g} to {c.high:+.2g})")
+    return _("({a} against {b}; difference {d:+.2g}, 95% interval {low:+.2g} to {high:+.2g})", a=_num(c.mean_a),
+             b=_num(c.mean_b), d=c.mean_a - c.mean_b, low=c.low, high=c.high)
+
+
+GROW = {-1: N_("- With {large} code units instead of {small}, the plain AE's error falls {fold:.1f}-fold {versus}."),
+        1: N_("- With {large} code units instead of {small}, the plain AE's error rises {versus}."),
+        0: N_("- With {large} code units instead of {small}, the plain AE's error stays the same within noise "
+              "{versus}.")}
+PAST = {0: N_("- Past the {pixels} pixels: the {large}-unit AE ties with the {best}-unit one {versus}."),
+        -1: N_("- Past the {pixels} pixels: the {large}-unit AE beats the {best}-unit one {versus}."),
+        1: N_("- Past the {pixels} pixels: the {large}-unit AE does worse than the {best}-unit one {versus}.")}
+OTHER = {1: N_("- The {kind} with the same {units} units reconstructs them worse, {ratio:.1f} times the AE's error "
+               "{versus}."),
+         -1: N_("- The {kind} with the same {units} units reconstructs them better than the AE {versus}."),
+         0: N_("- The {kind} with the same {units} units ties with the AE {versus}.")}
 
 
 def probe_sentences(family: dict, figures: dict, probe: str) -> str:
@@ -194,57 +243,68 @@ def probe_sentences(family: dict, figures: dict, probe: str) -> str:
     errors, aes = figures["probes"][probe]["errors"], family["aes"]
     small, large = aes[min(aes)], aes[max(aes)]
     grow = identity.compare(errors[large.name], errors[small.name])
-    way = {-1: f"falls {1 / grow.ratio:.1f}-fold", 1: "rises", 0: "stays the same within noise"}[grow.verdict]
-    lines = [f"- With {large.latent_dim} code units instead of {small.latent_dim}, the plain AE's error {way} "
-             f"{_versus(grow)}."]
+    lines = [_(GROW[grow.verdict], large=large.latent_dim, small=small.latent_dim, fold=1 / grow.ratio,
+               versus=_versus(grow))]
     under = [u for u in aes if u < PIXELS]
     if under and max(aes) >= PIXELS:
         best = aes[max(under)]
         past = identity.compare(errors[large.name], errors[best.name])
-        said = {0: "ties with", -1: "beats", 1: "does worse than"}[past.verdict]
-        lines.append(f"- Past the {PIXELS} pixels: the {large.latent_dim}-unit AE {said} the {best.latent_dim}-unit "
-                     f"one {_versus(past)}.")
+        lines.append(_(PAST[past.verdict], pixels=PIXELS, large=large.latent_dim, best=best.latent_dim,
+                       versus=_versus(past)))
     share = copied(figures, probe, large.name)
-    lines.append(f"- The {large.latent_dim}-unit AE's R^2 on this set is {share:.2f}: it "
-                 f"**{copy_words(share, identity.PROBES[probe].title)}**"
-                 + (" (below 0: its reconstructions are farther from the inputs than the set's mean image is)."
-                    if share < 0 else "."))
+    words = copy_words(share, _title(probe))
+    lines.append(_("- The {units}-unit AE's R^2 on this set is {share:.2f}: it **{words}** (below 0: its "
+                   "reconstructions are farther from the inputs than the set's mean image is).", units=large.latent_dim,
+                   share=share, words=words) if share < 0 else
+                 _("- The {units}-unit AE's R^2 on this set is {share:.2f}: it **{words}**.", units=large.latent_dim,
+                   share=share, words=words))
     for kind, entry in family["others"].items():
         vs = identity.compare(errors[entry.name], errors[large.name])
-        said = {1: f"reconstructs them worse, {vs.ratio:.1f} times the AE's error", -1: "reconstructs them better "
-                "than the AE", 0: "ties with the AE"}[vs.verdict]
-        lines.append(f"- The {kind.upper()} with the same {entry.latent_dim} units {said} {_versus(vs)}.")
+        lines.append(_(OTHER[vs.verdict], kind=kind.upper(), units=entry.latent_dim, ratio=vs.ratio,
+                       versus=_versus(vs)))
     return "\n".join(lines)
+
+
+def _joined(sentences: list[str]) -> str:
+    """Sentences as one paragraph (Chinese puts no space between sentences)."""
+    return ("" if i18n.language() == "zh" else " ").join(s for s in sentences if s)
 
 
 def overall_sentences(family: dict, figures: dict) -> str:
     """Which sets the largest AE copies and which it does not, why, and what the DAE and SAE change."""
     large = family["aes"][max(family["aes"])]
-    return "\n\n".join([_copying(figures, large), _beside(figures, large, family["others"])]) + (
-        f"\n\nThe plainest case: {PIXELS - figures['lit']} of the {PIXELS} pixels are black in every training digit. "
-        f"Their input is 0 at every step, so the gradient of the encoder's weights from them is 0 and training never "
-        f"moves them: " + _border(family, figures, large))
+    plainest = _("The plainest case: {black} of the {pixels} pixels are black in every training digit. Their input "
+                 "is 0 at every step, so the gradient of the encoder's weights from them (how training would change "
+                 "them) is 0 and training never moves them: {border}", black=PIXELS - figures["lit"], pixels=PIXELS,
+                 border=_border(family, figures, large))
+    return "\n\n".join([_copying(figures, large), _beside(figures, large, family["others"]), plainest])
 
 
 def _copying(figures: dict, large: resources.ModelEntry) -> str:
     """Which sets the AE copies, grouped by the page's words, and whether the digits' directions tell them apart."""
     probes = figures["probes"]
     shares = {name: copied(figures, name, large.name) for name in probes}
-    groups = [(words, [n for n in probes if copy_words(shares[n]) == words.format("them")]) for _, words in WORDS]
-    told = "; ".join("it " + words.format(_names([f"{identity.PROBES[n].title} (R^2 {shares[n]:.2f})"
-                                                  for n in names])) for words, names in groups if names)
+    groups = [[n for n in probes if _level(shares[n]) == level] for level in range(len(WORDS))]
+    named = {n: _("{title} (R^2 {share:.2f})", title=_title(n), share=shares[n]) for n in probes}
+    told = _("; ").join(_("it {words}", words=_(WORDS[level][1], what=_names([named[n] for n in names])))
+                        for level, names in enumerate(groups) if names)
     every = all(v >= WORDS[0][0] for v in shares.values())
-    text = (f"**Across the probe sets**, the {large.latent_dim}-unit AE: {told}. "
-            + ("It copies every one: it has learned the identity." if every else "So it has not learned the identity."))
+    said = [_("**Across the probe sets**, the {units}-unit AE: {told}.", units=large.latent_dim, told=told),
+            _("It copies every one: it has learned the identity.") if every else
+            _("So it has not learned the identity.")]
     kept = [probes[n]["span"] for n in probes if shares[n] >= PARTLY]
     lost = [probes[n]["span"] for n in probes if shares[n] < 0]
     if kept and lost and min(kept) > max(lost):  # said only where the digits' directions separate the two
-        spans = ", ".join(f"{identity.PROBES[n].title} {probes[n]['span']:.0%}" for n in probes)
-        text += (f" What it copies lies along the directions in which the training digits vary: the {SPAN_K} leading "
-                 f"ones hold {figures['variance_share']:.0%} of the digits' variance, and of each set's images (their "
-                 f"difference from the mean digit) they hold {spans}. Along those directions the AE was trained to "
-                 "pass an image through; along the others it hardly ever was.")
-    return text
+        spans = _names([_("{title} {share:.0%}", title=_title(n), share=probes[n]["span"]) for n in probes])
+        said.append(_("What it copies lies along the directions in which the training digits vary: the {k} leading "
+                      "ones (their principal directions) hold {share:.0%} of the digits' variance, and of each set's "
+                      "images (their difference from the mean digit) they hold {spans}. Along those directions the AE "
+                      "was trained to pass an image through; along the others it hardly ever was.", k=SPAN_K,
+                      share=figures["variance_share"], spans=spans))
+    return _joined(said)
+
+
+DOES = ((1, N_("worse on {sets}")), (0, N_("as well, within noise, on {sets}")), (-1, N_("better on {sets}")))
 
 
 def _beside(figures: dict, large: resources.ModelEntry, others: dict) -> str:
@@ -258,21 +318,34 @@ def _beside(figures: dict, large: resources.ModelEntry, others: dict) -> str:
         for name in sets:
             errors = figures["probes"][name]["errors"]
             said[identity.compare(errors[entry.name], errors[large.name]).verdict].append(name)
-        told.append(f"the {kind.upper()} does " + _names([f"{words} on {_names(_titles(said[v]))}" for v, words in (
-            (1, "worse"), (0, "as well, within noise,"), (-1, "better")) if said[v]]))
+        parts = [_(words, sets=_names(_titles(said[v]))) for v, words in DOES if said[v]]
+        what = functools.reduce(_and_also, parts)
+        told.append(_("the {kind} does {what}", kind=kind.upper(), what=what))
         less += [kind.upper()] if copied_sets and set(copied_sets) <= set(said[1]) else []
     if not told:
         return ""
-    text = f"Beside it, on the sets that are not digits, {'; '.join(told)}."
+    text = [_("Beside it, on the sets that are not digits, {told}.", told=_("; ").join(told))]
     if copied_sets:
         rest = [k.upper() for k in others if k.upper() not in less]
-        text += (f" So {'the ' + _names(less) if less else 'neither'} copies less of what the AE copies "
-                 f"({_names(_titles(copied_sets))})" + (f"; the {_names(rest)} does not." if less and rest else "."))
-    return text
+        sets_named = _names(_titles(copied_sets))
+        if not less:
+            text.append(_("So neither copies less of what the AE copies ({sets}).", sets=sets_named))
+        elif rest:
+            text.append(_("So the {less} copies less of what the AE copies ({sets}); the {rest} does not.",
+                          less=_names(less), sets=sets_named, rest=_names(rest)))
+        else:
+            text.append(_("So the {less} copies less of what the AE copies ({sets}).", less=_names(less),
+                          sets=sets_named))
+    return _joined(text)
+
+
+def _and_also(done: str, more: str) -> str:
+    """Two things a model does, one after the other."""
+    return _("{done} and {more}", done=done, more=more)
 
 
 def _titles(names: list[str]) -> list[str]:
-    return [identity.PROBES[n].title for n in names]
+    return [_title(n) for n in names]
 
 
 def _border(family: dict, figures: dict, large: resources.ModelEntry) -> str:
@@ -281,39 +354,51 @@ def _border(family: dict, figures: dict, large: resources.ModelEntry) -> str:
     unmoved = {e.kind.upper(): figures["unmoved"][e.name] for e in (large, *family["others"].values())}
     kept = [kind for kind, share in unmoved.items() if share == 1.0]
     moved = {kind: share for kind, share in unmoved.items() if share is not None and share < 1.0}
-    text = (f"in the {_names(kept)} with {large.latent_dim} units they are, bit for bit, the random values the "
-            f"weights started from " if kept else "")
-    text += (f"(in the AE their root mean square is {border:.4f}, a fresh layer's 1/sqrt(3 x 784) = "
-             f"{figures['init']:.4f}, while the weights from inked pixels grew to {ink:.4f}).")
+    sizes = {"border": border, "init": figures["init"], "ink": ink}
+    said = [_("in the {kept} with {units} units they are, bit for bit, the random values the weights started from "
+              "(in the AE their root mean square, the typical size of a weight, is {border:.4f}, a fresh layer's "
+              "1/sqrt(3 x 784) = {init:.4f}, while the weights from inked pixels grew to {ink:.4f}).",
+              kept=_names(kept), units=large.latent_dim, **sizes) if kept else
+            _("(in the AE their root mean square, the typical size of a weight, is {border:.4f}, a fresh layer's "
+              "1/sqrt(3 x 784) = {init:.4f}, while the weights from inked pixels grew to {ink:.4f}).", **sizes)]
     for kind, share in moved.items():
-        text += (f" The {kind}'s training {'noise lights those pixels too' if kind == 'DAE' else 'moved them'}: "
-                 f"{1 - share:.0%} of its weights from them changed.")
-    return text
+        said.append(_("The DAE's training noise lights those pixels too: {share:.0%} of its weights from them "
+                      "changed.", share=1 - share) if kind == "DAE" else
+                    _("The {kind}'s training moved them: {share:.0%} of its weights from them changed.", kind=kind,
+                      share=1 - share))
+    return _joined(said)
+
+
+def _list(words: list[str]) -> str:
+    return functools.reduce(lambda a, b: _("{a}, {b}", a=a, b=b), words)
 
 
 def _names(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return words[0] if len(words) == 1 else _("{a} and {b}", a=_list(words[:-1]), b=words[-1])
 
 
 def _chart(family: dict, figures: dict) -> None:
-    st.markdown(f"**Reconstruction error against code size**, {figures['n']} images per probe set (the dashed line: "
-                f"the {PIXELS}-pixel input; hollow marks: the DAE and SAE at {max(family['aes'])} units)")
-    records = [found["summary"][e.name] | {"units": e.latent_dim, "set": identity.PROBES[probe].title,
-                                           "model": e.kind.upper()}
+    st.markdown(_("**Reconstruction error against code size**, {n} images per probe set (the dashed line: the "
+                  "{pixels}-pixel input; hollow marks: the DAE and SAE at {units} units)", n=figures["n"],
+                  pixels=PIXELS, units=max(family["aes"])))
+    records = [found["summary"][e.name] | {"units": e.latent_dim, "set": _title(probe), "model": e.kind.upper()}
                for probe, found in figures["probes"].items() for e in _named(family).values()]
     colour = {"field": "set", "type": "nominal", "title": None, "legend": {"orient": "bottom", "columns": 5},
-              "scale": {"domain": [p.title for p in identity.PROBES.values()]}}
-    x = {"field": "units", "type": "quantitative", "title": "code units (log scale)",
+              "scale": {"domain": [_title(p) for p in identity.PROBES]}}
+    x = {"field": "units", "type": "quantitative", "title": _("code units (log scale)"),
          "scale": {"type": "log", "domain": [min(family["aes"]) * 0.8, max(family["aes"]) * 1.25], "nice": False},
          "axis": {"values": list(family["aes"]), "format": "d", "labelOverlap": False}}
-    y = {"field": "error", "type": "quantitative", "title": "error per pixel (log scale)",
+    y = {"field": "error", "type": "quantitative", "title": _("error per pixel (log scale)"),
          "scale": {"type": "log"}}
-    tip = [{"field": f} for f in ("set", "model", "units")] + [
-        {"field": f, "format": ".4f"} for f in ("error", "low", "high")]
-    layers = [
-        {"transform": [{"filter": "datum.model == 'AE'"}], "mark": {"type": "line", "point": True},
+    tip = [{"field": "set", "title": _("probe set")}, {"field": "model", "title": _("model")},
+           {"field": "units", "title": _("code units")}] + [
+        {"field": f, "format": ".4f", "title": title} for f, title in (
+            ("error", _("mean error per pixel")), ("low", _("95% interval, low")), ("high", _("95% interval, high")))]
+    layers = [  # the filters are Vega expressions
+        {"transform": [{"filter": "datum.model == 'AE'"}], "mark": {"type": "line", "point": True},  # i18n: not shown
          "encoding": {"x": x, "y": y, "color": colour, "tooltip": tip}},
-        {"transform": [{"filter": "datum.model != 'AE'"}], "mark": {"type": "point", "size": 90, "strokeWidth": 2},
+        {"transform": [{"filter": "datum.model != 'AE'"}],  # i18n: not shown
+         "mark": {"type": "point", "size": 90, "strokeWidth": 2},
          "encoding": {"x": x, "y": y, "color": colour, "tooltip": tip,
                       "shape": {"field": "model", "type": "nominal", "title": None, "legend": {"orient": "right"}}}},
         {"data": {"values": [{"units": PIXELS}]}, "mark": {"type": "rule", "strokeDash": [4, 3], "color": "#444"},
@@ -324,9 +409,9 @@ def _chart(family: dict, figures: dict) -> None:
 
 def _table(family: dict, figures: dict) -> None:
     entries = list(_named(family).values())
-    table = {identity.PROBES[probe].title: [_interval(found["summary"][e.name]) for e in entries]
+    table = {_title(probe): [_interval(found["summary"][e.name]) for e in entries]
              for probe, found in figures["probes"].items()}
-    with st.expander("Every figure: mean error per pixel [95% interval] of each model on each probe set"):
+    with st.expander(_("Every figure: mean error per pixel [95% interval] of each model on each probe set")):
         st.table(pd.DataFrame(table, index=[_label(e) for e in entries]))
 
 

@@ -5,7 +5,8 @@
 // shrunk to `output_side` x `output_side` grey levels (base64 bytes, row by row), with a
 // fresh id; Python makes the MNIST-like digit from it (aelab.digit_image). A canvas that
 // is mounted afresh (a page switch, a reload of the component) repaints the last drawing
-// Python holds, so the picture and the digit shown beside it never disagree.
+// Python holds, so the picture and the digit shown beside it never disagree. Its words (the
+// hint, the button, the screen reader's label) come from Python, in the page's language.
 
 const STROKE_FRACTION = 1 / 10;  // the pen's width as a share of the side: a digit drawn over most of
 // the canvas then holds about as much ink as MNIST's (measured: 1/14 gave 60-75% of it)
@@ -13,9 +14,9 @@ const TEMPLATE = `
   <div class="aelab-draw">
     <div class="pad">
       <canvas role="img" data-testid="draw-canvas"></canvas>
-      <span class="hint" aria-hidden="true">Draw a digit here</span>
+      <span class="hint" aria-hidden="true"></span>
     </div>
-    <button type="button" class="clear" data-testid="draw-clear">Clear</button>
+    <button type="button" class="clear" data-testid="draw-clear"></button>
   </div>`;
 
 function bytesToB64(bytes) {
@@ -54,7 +55,8 @@ class DrawCanvas {
     this.on(this.canvas, "pointermove", (e) => this.pointerMove(e));
     this.on(this.canvas, "pointerup", (e) => this.pointerUp(e));
     this.on(this.canvas, "pointercancel", (e) => this.pointerUp(e));
-    this.on(this.root.querySelector("button.clear"), "click", () => this.clear());
+    this.clearButton = this.root.querySelector("button.clear");
+    this.on(this.clearButton, "click", () => this.clear());
     this.resizeObserver = new ResizeObserver(() => this.fitBacking());
     this.resizeObserver.observe(this.canvas);
     (window.__aelabCanvases ||= []).push(this);
@@ -77,6 +79,8 @@ class DrawCanvas {
     this.outputSide = data.output_side;
     this.pad.style.width = `${data.side}px`;
     this.canvas.setAttribute("aria-label", data.label);
+    this.hint.textContent = data.hint;
+    this.clearButton.textContent = data.clear;
     this.fitBacking();
     if (!this.data && data.restore) this.restore(data.restore);
     this.data = data;

@@ -9,6 +9,8 @@
 // Maps in one link group follow each other: a clicked digit moves every map to its own
 // code of that digit; a dragged probe moves maps that share its coordinates ("coords"),
 // or moves "digits" maps to their own code of the digit nearest the probe.
+// Every text the map writes comes translated from Python (data.texts); hovering a digit shows
+// the image beside its reconstruction; data.present (presenter mode) draws it all bolder.
 
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
   "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
@@ -17,8 +19,38 @@ const PROBE_GRAB_PX = 14;    // how close the pointer must be to grab the probe
 const HOVER_PX = 7;          // how close the pointer must be to hover a point
 const MAX_ELLIPSES = 300;    // sigma ellipses drawn for a thinned subset of points
 const SETTLE_MS = 800;       // how long a map that followed another waits for its own part of the page's run
-const NO_BROWSER_DECODER = "Its decoder is convolutional, which your browser does not run: "
-  + "the image is decoded by the server when you release the probe.";
+
+// A text from Python with its {names} filled in (a missing text is empty: none is written here).
+function fill(template, values = {}) {
+  return (template || "").replace(/\{(\w+)\}/g, (whole, name) => (name in values ? values[name] : whole));
+}
+
+// Many small images in one PNG (payload.sprite): image i at row i // columns, column i % columns.
+// Decoded once, on first use, and shared by every map that holds the same part.
+function spriteSheet(spec) {
+  if (!spec) return null;
+  if (!spec.__sheet) {
+    const image = new Image();
+    const sheet = { spec, image, ready: false, waiting: [] };
+    image.onload = () => { sheet.ready = true; sheet.waiting.splice(0).forEach((fn) => fn()); };
+    image.src = `data:image/png;base64,${spec.png}`;
+    Object.defineProperty(spec, "__sheet", { value: sheet, enumerable: false });
+  }
+  return spec.__sheet;
+}
+
+// Paint image ``index`` of a sheet on ``canvas`` (at its own size); false when it is not there.
+function paintFromSheet(sheet, index, canvas, whenReady) {
+  if (!sheet || index >= sheet.spec.count) return false;
+  const { width, height, columns } = sheet.spec;
+  canvas.width = width; canvas.height = height;
+  if (!sheet.ready) { sheet.waiting.push(whenReady); return true; }
+  const ctx = canvas.getContext("2d");
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(sheet.image, (index % columns) * width, Math.floor(index / columns) * height, width, height,
+    0, 0, width, height);
+  return true;
+}
 
 function paintImage(ctx, pixels, width, height, invert = false) {
   const img = ctx.createImageData(width, height);
@@ -55,10 +87,18 @@ const TEMPLATE = `
   <div class="aelab-map">
     <div class="plot">
       <canvas class="map" data-testid="latent-map"></canvas>
-      <div class="tooltip"><canvas width="28" height="28"></canvas><span></span></div>
+      <div class="tooltip" data-testid="hover-panel">
+        <div class="pair">
+          <figure class="original"><canvas data-testid="hover-original"></canvas><figcaption></figcaption></figure>
+          <figure class="recon"><canvas data-testid="hover-reconstruction"></canvas><figcaption></figcaption></figure>
+        </div>
+        <span class="what"></span>
+      </div>
       <div class="legend"></div>
     </div>
     <div class="side">
+      <div class="title"><strong></strong><span></span></div>
+      <div class="decoded-title"></div>
       <canvas class="decoded" data-testid="live-decode"></canvas>
       <div class="readout" data-testid="probe-readout"></div>
       <div class="source" data-testid="decode-source"></div>
@@ -80,6 +120,8 @@ class LatentMap {
     this.source = this.root.querySelector(".source");
     this.note = this.root.querySelector(".note");
     this.legend = this.root.querySelector(".legend");
+    this.decodedTitle = this.root.querySelector(".decoded-title");
+    this.hovered = -1;
     this.id = Math.random().toString(36).slice(2);
     this.reports = 0;  // each report carries a fresh id, so the page can tell a new one from an old one
     this.decodes = 0;  // decodes run in the browser (for the benchmark)
@@ -131,6 +173,8 @@ class LatentMap {
   update(data, setStateValue) {
     this.setStateValue = setStateValue;
     this.data = data;
+    this.texts = data.texts || {};
+    this.root.classList.toggle("present", !!data.present);
     if (data.payload_id !== this.payloadId) {
       this.payloadId = data.payload_id;
       this.points = {
@@ -166,7 +210,14 @@ class LatentMap {
       this.holesSource = data.holes && data.holes.grid;
       this.holes = data.holes ? buildHoleImage(data.holes) : null;
     }
-    this.note.textContent = [data.note, this.decoder ? "" : NO_BROWSER_DECODER].filter(Boolean).join(" ");
+    this.note.textContent = [data.note, this.decoder ? "" : this.texts.no_browser_decoder].filter(Boolean).join(" ");
+    this.decodedTitle.textContent = this.texts.decoded_title || "";
+    const [name, about] = data.title || ["", ""];  // presenter mode: the model's name beside its map
+    this.root.querySelector(".side .title strong").textContent = name;
+    this.root.querySelector(".side .title span").textContent = about;
+    this.root.querySelector(".side .title").style.display = data.title ? "" : "none";
+    this.originals = spriteSheet(data.originals);
+    this.reconstructions = spriteSheet(data.reconstructions);
     this.canvas.dataset.model = data.model;
     this.invalidate(true);
     this.decodeProbe();
@@ -392,8 +443,8 @@ class LatentMap {
   // browser's live decode (or, without a browser decoder, the server's last image, dimmed).
   decodeProbe() {
     const { x, y } = this.probe;
-    const approx = this.inverse.kind === "grid" ? " (decoded through an approximate inverse)" : "";
-    this.readout.textContent = `probe (${x.toFixed(3)}, ${y.toFixed(3)})${approx}`;
+    const readout = this.inverse.kind === "grid" ? this.texts.readout_approx : this.texts.readout;
+    this.readout.textContent = fill(readout, { x: x.toFixed(3), y: y.toFixed(3) });
     this.canvas.dataset.probe = `${x},${y}`;
     const server = this.server;
     const dragging = this.drag && this.drag.mode === "probe";  // panning the view leaves the probe where it is
@@ -409,11 +460,7 @@ class LatentMap {
     }
     this.decodedCanvas.dataset.source = source || "none";
     this.decodedCanvas.classList.toggle("stale", source === "stale");
-    this.source.textContent = {
-      server: "decoded by the Python model at this point",
-      browser: "decoded live in your browser",
-      stale: "the image at the last released position (dimmed)",
-    }[source] || "";
+    this.source.textContent = source ? this.texts[`source_${source}`] || "" : "";
     if (source !== "browser") return;
     this.decodes += 1;
     this.decodeTimes.push(performance.now());  // for the benchmark: decodes per second while dragging
@@ -447,31 +494,86 @@ class LatentMap {
     this.drawPoints(ctx, dpr);
     if (this.data.show_sigma && this.sigma) this.drawEllipses(ctx, dpr);
     if (this.data.segment) this.drawSegment(ctx, dpr);
+    this.drawTickLabels(ctx, w, h, dpr);
     this.drawProbe(ctx, dpr);
+    this.drawAxisNames(ctx, w, h, dpr);
+  }
+
+  // Sizes of what is drawn on the map, in CSS pixels: bolder for a projector (presenter mode).
+  style() {
+    return this.data.present
+      ? { tick: 17, tickColor: "#111", axis: 18, point: 2.4, probe: 13, probeLine: 4, segment: 3.5, label: 20 }
+      : { tick: 12, tickColor: "rgba(0,0,0,0.72)", axis: 13, point: 1.8, probe: 9, probeLine: 2, segment: 2,
+        label: 13 };
   }
 
   drawGrid(ctx, w, h, dpr) {
-    const [x0, x1, y0, y1] = this.viewBounds();
-    const step = niceStep(Math.max(x1 - x0, y1 - y0));
-    ctx.strokeStyle = "rgba(0,0,0,0.08)";
-    ctx.fillStyle = "rgba(0,0,0,0.45)";
+    ctx.strokeStyle = "rgba(0,0,0,0.1)";
     ctx.lineWidth = dpr;
-    ctx.font = `${11 * dpr}px sans-serif`;
-    for (let v = Math.ceil(x0 / step) * step; v <= x1; v += step) {
-      const [sx] = this.toScreen(v, 0);
-      ctx.beginPath(); ctx.moveTo(sx, 0); ctx.lineTo(sx, h); ctx.stroke();
-      ctx.fillText(Number(v.toPrecision(6)).toString(), sx + 3 * dpr, h - 4 * dpr);
-    }
-    for (let v = Math.ceil(y0 / step) * step; v <= y1; v += step) {
-      const [, sy] = this.toScreen(0, v);
-      ctx.beginPath(); ctx.moveTo(0, sy); ctx.lineTo(w, sy); ctx.stroke();
-      ctx.fillText(Number(v.toPrecision(6)).toString(), 4 * dpr, sy - 3 * dpr);
-    }
+    const { xs, ys } = this.ticks();
+    xs.forEach(([, sx]) => { ctx.beginPath(); ctx.moveTo(sx, 0); ctx.lineTo(sx, h); ctx.stroke(); });
+    ys.forEach(([, sy]) => { ctx.beginPath(); ctx.moveTo(0, sy); ctx.lineTo(w, sy); ctx.stroke(); });
+  }
+
+  // Grid positions on screen, [value, pixel], at a "nice" step in map units.
+  ticks() {
+    const [x0, x1, y0, y1] = this.viewBounds();
+    const step = niceStep(Math.max(x1 - x0, y1 - y0), this.data.present ? 5 : 6);
+    const xs = [], ys = [];
+    for (let v = Math.ceil(x0 / step) * step; v <= x1; v += step) xs.push([v, this.toScreen(v, 0)[0]]);
+    for (let v = Math.ceil(y0 / step) * step; v <= y1; v += step) ys.push([v, this.toScreen(0, v)[1]]);
+    return { xs, ys };
+  }
+
+  // The tick labels, over the points with a white outline so they stay readable; only labels that fit
+  // whole, and none in the bottom row where the x labels are.
+  drawTickLabels(ctx, w, h, dpr) {
+    const look = this.style();
+    const size = look.tick * dpr;
+    ctx.font = `${size}px sans-serif`;
+    ctx.textBaseline = "alphabetic";
+    ctx.lineJoin = "round";
+    ctx.lineWidth = 3 * dpr;
+    ctx.strokeStyle = "rgba(255,255,255,0.9)";
+    ctx.fillStyle = look.tickColor;
+    const label = (v, x, y) => {
+      const text = Number(v.toPrecision(6)).toString();
+      ctx.strokeText(text, x, y);
+      ctx.fillText(text, x, y);
+    };
+    const { xs, ys } = this.ticks();
+    xs.forEach(([v, sx]) => {
+      const text = Number(v.toPrecision(6)).toString();
+      if (sx + 3 * dpr + ctx.measureText(text).width < w) label(v, sx + 3 * dpr, h - 4 * dpr);
+    });
+    ys.forEach(([v, sy]) => {
+      if (sy - 3 * dpr - size > 0 && sy - 3 * dpr < h - size * 1.6) label(v, 4 * dpr, sy - 3 * dpr);
+    });
+  }
+
+  // The axes' names (from Python): x at the bottom right, above the tick labels; y at the top left.
+  drawAxisNames(ctx, w, h, dpr) {
+    const names = ((this.texts.axes || {})[this.inverse.kind] || []).slice(0, this.data.latent_dim === 1 ? 1 : 2);
+    const look = this.style();
+    ctx.font = `bold ${look.axis * dpr}px sans-serif`;
+    const pad = 4 * dpr, line = look.axis * 1.3 * dpr;
+    const spots = [[w - pad, h - pad - look.tick * 1.4 * dpr, "right"], [pad + 28 * dpr, pad + line * 0.8, "left"]];
+    names.forEach((name, i) => {
+      const [x, y, align] = spots[i];
+      const width = ctx.measureText(name).width;
+      const left = align === "right" ? x - width : x;
+      ctx.fillStyle = "rgba(255,255,255,0.8)";
+      ctx.fillRect(left - 2 * dpr, y - line * 0.8, width + 4 * dpr, line);
+      ctx.fillStyle = look.tickColor;
+      ctx.textAlign = align;
+      ctx.fillText(name, x, y);
+    });
+    ctx.textAlign = "left";
   }
 
   drawPoints(ctx, dpr) {
     const { x, y, label } = this.points;
-    const r = 1.8 * dpr;
+    const r = this.style().point * dpr;
     ctx.globalAlpha = this.data.show_manifold ? 0.55 : 0.8;
     for (let i = 0; i < x.length; i++) {
       const [sx, sy] = this.toScreen(x[i], y[i]);
@@ -512,10 +614,11 @@ class LatentMap {
   drawSegment(ctx, dpr) {
     const [ax, ay] = this.toScreen(...this.data.segment.a);
     const [bx, by] = this.toScreen(...this.data.segment.b);
+    const look = this.style();
     ctx.strokeStyle = "#111";
-    ctx.lineWidth = 2 * dpr;
+    ctx.lineWidth = look.segment * dpr;
     ctx.beginPath(); ctx.moveTo(ax, ay); ctx.lineTo(bx, by); ctx.stroke();
-    ctx.font = `bold ${13 * dpr}px sans-serif`;
+    ctx.font = `bold ${look.label * dpr}px sans-serif`;
     ctx.fillStyle = "#111";
     ctx.fillText("A", ax + 5 * dpr, ay - 5 * dpr);
     ctx.fillText("B", bx + 5 * dpr, by - 5 * dpr);
@@ -523,15 +626,17 @@ class LatentMap {
 
   drawProbe(ctx, dpr) {
     const [sx, sy] = this.toScreen(this.probe.x, this.probe.y);
-    ctx.lineWidth = 3 * dpr;
+    const { probe: r, probeLine: line } = this.style();
+    const arm = r * 1.6;
+    ctx.lineWidth = (line + 1.5) * dpr;
     ctx.strokeStyle = "#fff";
-    ctx.beginPath(); ctx.arc(sx, sy, 9 * dpr, 0, 2 * Math.PI); ctx.stroke();
-    ctx.lineWidth = 2 * dpr;
+    ctx.beginPath(); ctx.arc(sx, sy, r * dpr, 0, 2 * Math.PI); ctx.stroke();
+    ctx.lineWidth = line * dpr;
     ctx.strokeStyle = "#d6336c";
-    ctx.beginPath(); ctx.arc(sx, sy, 9 * dpr, 0, 2 * Math.PI); ctx.stroke();
+    ctx.beginPath(); ctx.arc(sx, sy, r * dpr, 0, 2 * Math.PI); ctx.stroke();
     ctx.beginPath();
-    ctx.moveTo(sx - 14 * dpr, sy); ctx.lineTo(sx + 14 * dpr, sy);
-    ctx.moveTo(sx, sy - 14 * dpr); ctx.lineTo(sx, sy + 14 * dpr);
+    ctx.moveTo(sx - arm * dpr, sy); ctx.lineTo(sx + arm * dpr, sy);
+    ctx.moveTo(sx, sy - arm * dpr); ctx.lineTo(sx, sy + arm * dpr);
     ctx.stroke();
   }
 
@@ -602,24 +707,47 @@ class LatentMap {
     return best;
   }
 
+  // The hovered digit: the data set's image beside the model's reconstruction of it. The original
+  // comes from the data set's sheet; the reconstruction from the model's sheet, or, where a point is
+  // its own code and the browser runs the decoder, from decoding the point here.
   hover(sx, sy) {
     const hit = this.nearestPoint(sx, sy);
     if (hit < 0) { this.hideTooltip(); return; }
-    const dpr = window.devicePixelRatio || 1;
-    this.tooltip.querySelector("span").textContent = `digit ${this.points.label[hit]} · #${hit}`;
-    const thumb = this.tooltip.querySelector("canvas");
-    thumb.style.display = this.decoder ? "" : "none";  // no browser decoder: the label alone, no empty square
-    if (this.decoder) {
-      thumb.width = this.decoder.width; thumb.height = this.decoder.height;
+    this.hovered = hit;
+    const again = () => { if (this.hovered === hit) this.hover(sx, sy); };
+    this.tooltip.querySelector(".what").textContent = fill(this.texts.hover,
+      { label: this.points.label[hit], index: hit });
+    const [original, recon] = this.tooltip.querySelectorAll("figure");
+    const hasOriginal = paintFromSheet(this.originals, hit, original.querySelector("canvas"), again);
+    const reconCanvas = recon.querySelector("canvas");
+    let hasRecon = paintFromSheet(this.reconstructions, hit, reconCanvas, again);
+    if (!hasRecon && this.decoder && this.inverse.kind === "identity") {
+      reconCanvas.width = this.decoder.width; reconCanvas.height = this.decoder.height;
       const pixels = this.decoder.decode(this.inverse.toLatent(this.points.x[hit], this.points.y[hit]));
-      paintImage(thumb.getContext("2d"), pixels, this.decoder.width, this.decoder.height);
+      paintImage(reconCanvas.getContext("2d"), pixels, this.decoder.width, this.decoder.height);
+      hasRecon = true;
     }
+    original.style.display = hasOriginal ? "" : "none";  // nothing to show: no empty square
+    recon.style.display = hasRecon ? "" : "none";
+    original.querySelector("figcaption").textContent = this.texts.original || "";
+    recon.querySelector("figcaption").textContent = this.texts.reconstruction || "";
     this.tooltip.style.display = "flex";
-    this.tooltip.style.left = `${sx / dpr + 12}px`;
-    this.tooltip.style.top = `${sy / dpr + 12}px`;
+    this.placeTooltip(sx, sy);
   }
 
-  hideTooltip() { this.tooltip.style.display = "none"; }
+  // Beside the pointer, on whichever side keeps it inside the map.
+  placeTooltip(sx, sy) {
+    const dpr = window.devicePixelRatio || 1;
+    const x = sx / dpr, y = sy / dpr, gap = 12;
+    const { offsetWidth: tw, offsetHeight: th } = this.tooltip;
+    const w = this.canvas.clientWidth, h = this.canvas.clientHeight;
+    const left = x + gap + tw <= w ? x + gap : Math.max(0, x - gap - tw);
+    const top = y + gap + th <= h ? y + gap : Math.max(0, y - gap - th);
+    this.tooltip.style.left = `${left}px`;
+    this.tooltip.style.top = `${top}px`;
+  }
+
+  hideTooltip() { this.hovered = -1; this.tooltip.style.display = "none"; }
 }
 
 // ---- mounting ------------------------------------------------------------------------------
