@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from aelab import checkpoint, explore, jobs, pretrained, projection
+from aelab import checkpoint, explore, jobs, layouts, pretrained, projection
 from aelab.app import maps, payload, resources
 from aelab.app.components import latent_map
 from aelab.train import TrainConfig
@@ -320,6 +320,7 @@ def umap_stand_in(monkeypatch, tmp_path):
     monkeypatch.setattr(projection, "make_projection",
                         lambda method, seed=0: StandIn(seed) if method == "umap" else real(method, seed))
     monkeypatch.setenv("AELAB_CACHE_DIR", str(tmp_path))  # the on-disk layout cache
+    monkeypatch.setattr(pretrained, "layouts_dir", lambda directory=None: tmp_path / "no-shipped-layouts")
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))  # restored afterwards
     caches = (maps._model_map, maps._pca, maps._umap_layout)
     for cache in caches:
@@ -701,3 +702,27 @@ def test_a_model_named_twice_in_a_link_is_shown_once():
     at = _open(models="vae-2d,vae-2d,ae-2d")
     _ok(at)
     assert list(_maps(at)) == ["map-vae-2d-latent", "map-ae-2d-latent"]
+
+
+def test_a_shipped_models_umap_layout_ships_with_it(monkeypatch, tmp_path):
+    """No UMAP fit in front of a class: the shipped layout is read (fitting would raise here)."""
+    def no_umap(method, seed=0):
+        assert method != "umap", "UMAP was fitted, though the model's layout ships with it"
+        return real(method, seed)
+    real = projection.make_projection
+    monkeypatch.setattr(projection, "make_projection", no_umap)
+    monkeypatch.setenv("AELAB_CACHE_DIR", str(tmp_path))  # an empty disk cache
+    caches = (maps._model_map, maps._umap_layout)
+    for cache in caches:
+        cache.clear()
+    try:
+        at = _open(models="vae-16d", proj="umap")
+        _ok(at)
+        data = _maps(at)["map-vae-16d-umap"]
+        shipped = np.load(layouts.shipped_path(pretrained.layouts_dir(), pretrained.default_dir() / "vae-16d",
+                                               "mnist5k"))
+        assert data["inverse"]["kind"] == "grid"
+        np.testing.assert_allclose(data["data_bounds"], explore.data_bounds(shipped["points"]), rtol=1e-4)
+    finally:
+        for cache in caches:
+            cache.clear()

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from .. import explore, i18n, layouts, projection
+from .. import explore, i18n, layouts, pretrained, projection
 from ..i18n import N_, _
 from . import payload, resources
 from .components.latent_map import component_texts
@@ -140,7 +141,9 @@ def _pca(path: str, spec: str) -> projection.PCAProjection:
 @st.cache_resource(show_spinner=resources.Shown(N_("Laying out the codes with UMAP (about a minute the first "
                                                  "time, then cached on disk)...")), max_entries=16)
 def _umap_layout(path: str, spec: str) -> layouts.Layout:
-    return layouts.umap_layout(resources.encoded(path, spec)[0])
+    """The shipped layout of a shipped model (read at once), else the disk cache's, else computed."""
+    return layouts.for_model(Path(path), spec, resources.encoded(path, spec)[0],
+                             shipped_dir=pretrained.layouts_dir())
 
 
 def _identity(points: np.ndarray) -> np.ndarray:
