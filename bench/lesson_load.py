@@ -33,16 +33,12 @@ def lesson_links(url: str, query: str) -> list[str]:
         page.goto(f"{url}/lesson?{query}")
         page.wait_for_selector(HEADING, timeout=90_000)
         page.wait_for_function(devtools.IDLE, timeout=90_000)
+        page.wait_for_selector('[data-testid="stPageLink"] a', timeout=60_000)
         hrefs = page.evaluate("""() => Array.from(document.querySelectorAll(
-            '[data-testid="stMainBlockContainer"] a[href]')).map(a => a.href)""")
-    links = []
-    for href in hrefs:
-        parts = urlsplit(href)
-        if parts.netloc == urlsplit(url).netloc and not parts.path.rstrip("/").endswith("lesson"):
-            link = parts.path + ("?" + parts.query if parts.query else "")
-            if link not in links:
-                links.append(link)
-    return links
+            '[data-testid="stPageLink"] a')).map(a => a.getAttribute('href'))""")
+    # Streamlit writes a page link relative to the app's root: "sparsity?weight=0", and "?models=..." for
+    # the default page (the explorer, at "/").
+    return list(dict.fromkeys("/" + href for href in hrefs if href is not None))
 
 
 def timed_load(url: str, link: str) -> float:
