@@ -1,5 +1,6 @@
-"""Presenter mode on a projector, in a real browser: every page, in English and in Chinese, at
-1280x720 and at 150% zoom, without a clipped label or a page wider than the window.
+"""Presenter mode on a projector, in a real browser: the lesson path from start to end (each step's
+page as its link sets it up) and every other page, in English and in Chinese, at 1280x720 and at
+150% zoom, without a clipped label or a page wider than the window.
 
 A label is clipped when its text is wider than its box (cut or ending in an ellipsis), when a
 word is broken across two lines ("Projectio / n"), or when it runs past the window's right edge
@@ -14,10 +15,22 @@ from pathlib import Path
 import pytest
 
 from aelab.app import pages
+from aelab.app.pages import lesson
 from tools import devtools
 
 VIEWS = [("en", 1.0), ("zh", 1.0), ("en", 1.5), ("zh", 1.5)]
-PATHS = ["" if p.default else p.url_path for p in pages.discover()]
+DEFAULT = next(p.url_path for p in pages.discover() if p.default)  # served at "/"
+
+
+def _link(page: str, query: dict[str, str]) -> str:
+    return ("" if page == DEFAULT else page) + "?" + "".join(f"{k}={v}&" for k, v in query.items())
+
+
+# The lesson path from start to end (the lesson, then each step's page as its link sets it up), then
+# every page not on the path with its defaults.
+ON_THE_PATH = {lesson.PAGE.url_path, *(s.page for s in lesson.STEPS)}
+PATHS = [_link(lesson.PAGE.url_path, {}), *(_link(s.page, s.query) for s in lesson.STEPS),
+         *(_link(p.url_path, {}) for p in pages.discover() if p.url_path not in ON_THE_PATH)]
 
 
 @pytest.mark.parametrize(("lang", "zoom"), VIEWS, ids=[f"{lang}-{zoom:g}x" for lang, zoom in VIEWS])
@@ -27,7 +40,7 @@ def test_presenter_mode_clips_no_label(app_url, chromium, lang, zoom):
     with devtools.chromium_page(1280, 720, zoom=zoom) as page:
         errors = devtools.watch_console(page)
         for path in PATHS:
-            page.goto(f"{app_url}/{path}?present=1&lang={lang}")
+            page.goto(f"{app_url}/{path}present=1&lang={lang}")
             page.wait_for_selector('[data-testid="stMainBlockContainer"] [data-testid="stHeading"]', timeout=90_000)
             page.wait_for_function(devtools.IDLE, timeout=90_000)
             page.wait_for_timeout(300)  # let the last delta paint
@@ -38,9 +51,10 @@ def test_presenter_mode_clips_no_label(app_url, chromium, lang, zoom):
             if width > client:
                 found.append(["the page is wider than the window", f"{width} > {client} px"])
             if found:
-                problems[path or "/"] = found
+                problems["/" + path] = found
             if shots:
-                page.screenshot(path=str(Path(shots) / f"presenter-{path or 'explorer'}-{lang}-{zoom:g}x.png"))
+                name = "".join(c if c.isalnum() else "-" for c in path).strip("-") or "explorer"
+                page.screenshot(path=str(Path(shots) / f"presenter-{name}-{lang}-{zoom:g}x.png"))
             if lang == "zh":  # the page really speaks Chinese: its heading is in Chinese characters
                 heading = page.locator('[data-testid="stMainBlockContainer"] [data-testid="stHeading"]').first
                 assert any("\u4e00" <= c <= "\u9fff" for c in heading.inner_text()), (path, heading.inner_text())
