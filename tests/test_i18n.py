@@ -25,9 +25,9 @@ APP = sorted((ROOT / "aelab" / "app").rglob("*.py"))
 MARKED = sorted((ROOT / "aelab").rglob("*.py"))  # the library marks texts the app shows with N_()
 KEYWORDS = {"_": None, "N_": None}
 PROSE = re.compile(r"[A-Za-z]{2,}[ ,.;:!?'()-]+[A-Za-z]{2,}")
-NOT_SHOWN_CALLS = {"latex", "code", "getLogger", "exception", "debug", "info_log", "set_page_config"}
+NOT_SHOWN_CALLS = {"latex", "code", "getLogger", "exception", "debug", "info_log", "set_page_config", "get_option"}
 NOT_SHOWN_KWARGS = {"key", "icon", "url_path", "type", "format", "page_icon", "selection_mode"}
-MARK = "i18n: not shown"
+MARKS = ("i18n: not shown", "i18n: same in every language")  # e.g. CSS; file formats such as "NPZ, ZIP"
 
 
 def _rel(path: Path) -> str:
@@ -64,7 +64,8 @@ def _untranslated(path: Path) -> list[str]:
             text = node.value
         else:
             continue
-        if not PROSE.search(text) or any(MARK in lines[n - 1] for n in range(node.lineno, node.end_lineno + 1)):
+        if not PROSE.search(text) or any(mark in lines[n - 1] for n in range(node.lineno, node.end_lineno + 1)
+                                         for mark in MARKS):
             continue
         found.append(f"{_rel(path)}:{node.lineno}: {text[:70]!r}")
     return found

@@ -35,6 +35,18 @@ APP_CSS = """
 """  # i18n: not shown
 
 
+# In Chinese: the file uploaders' own button says 上传 and their English line of limits is hidden
+# (Streamlit writes both itself; each uploader's label and help give its limits in the page's words).
+CHINESE_CSS = """
+<style>
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p { font-size: 0; }
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p::after {
+  content: "上传"; font-size: 1rem; }
+[data-testid="stFileUploaderDropzoneInstructions"] { display: none; }
+</style>
+"""  # i18n: not shown
+
+
 def setup() -> bool:
     """At the start of every run: this session's language and presenter mode, from the link on its
     first run and from the switches after; the link is kept in step. Returns whether presenting."""
@@ -65,6 +77,8 @@ def presenting() -> bool:
 def controls(presenter: bool) -> None:
     """The language switch and the presenter-mode switch: in the sidebar, or in a row on top when presenting."""
     st.html(APP_CSS)
+    if i18n.language() == "zh":
+        st.html(CHINESE_CSS)
     if presenter:  # out of the way: one small button at the top right opens both switches
         st.html(PRESENTER_CSS)
         row = st.container(horizontal=True, horizontal_alignment="right")

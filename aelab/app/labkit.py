@@ -161,6 +161,12 @@ def closed_tab() -> str:
     return _(CLOSED_TAB, grace=jobs.GRACE_S)
 
 
+def upload_limits(mib: int, types: str) -> str:
+    """What Streamlit prints under an uploader in English (its file types and size limit), in the session's
+    language, for the uploader's help (in Chinese that English line is hidden, see chrome.CHINESE_CSS)."""
+    return _("Files: {types}; at most {mib} MiB each.", types=types, mib=mib)
+
+
 def submit(spec: jobs.JobSpec, tag: str) -> jobs.Job:
     """Queue ``spec`` as this workspace's job, submitted by ``tag`` (the page's own name for it), with its
     record in the workspace (QueueFull when it already has enough)."""

@@ -17,7 +17,7 @@ import streamlit as st
 
 from aelab import data, explore, i18n
 from aelab._files import MiB
-from aelab.app import labstate, resources, session
+from aelab.app import labkit, labstate, resources, session
 from aelab.app.labstate import Param
 from aelab.app.pages import Page
 from aelab.data import ImageSet
@@ -183,7 +183,8 @@ def _upload() -> str | None:
         _("Your images"), accept_multiple_files=True, key="do_an_upload",
         max_upload_size=data.UPLOAD_LIMITS.max_bytes // MiB,
         help=_("An .npz with an `images` array (N x 28 x 28), a .zip of 28x28 PNG files, or the IDX files of an "
-               "MNIST-format set (e.g. t10k-images-idx3-ubyte.gz)."))
+               "MNIST-format set (e.g. t10k-images-idx3-ubyte.gz).") + "\n\n"
+        + labkit.upload_limits(data.UPLOAD_LIMITS.max_bytes // MiB, "NPZ, ZIP, IDX"))  # i18n: same in every language
     st.caption(_("Up to {n:,} images; 500 of them, chosen at random, are scored.", n=data.UPLOAD_LIMITS.max_images))
     if not files:
         st.info(_("Upload images to score them against the held-out digits."))

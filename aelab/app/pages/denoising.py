@@ -245,7 +245,9 @@ def _own_digit(ae, dae, corruption: str, level: float, seed: int) -> None:
             _take(lambda: digit_image.digit_from_drawing(drawing) if drawing.any() else None)
         draw_canvas("dn_canvas")
         upload = st.file_uploader(_("...or upload a picture"), type=list(digit_image.PICTURE_SUFFIXES),
-                                  key="do_dn_upload", help=_("A photo or scan of one handwritten digit."))
+                                  key="do_dn_upload", help=_("A photo or scan of one handwritten digit.") + "\n\n"
+                                  + labkit.upload_limits(st.get_option("server.maxUploadSize"),
+                                                         ", ".join(digit_image.PICTURE_SUFFIXES).upper()))
         if upload is not None and st.session_state.get("dn_own_file") != upload.file_id:
             st.session_state.dn_own_file = upload.file_id
             _take(lambda: digit_image.digit_from_file(upload.getvalue(), upload.name))

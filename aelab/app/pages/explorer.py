@@ -92,7 +92,7 @@ def _heading(presenter: bool):
 def _controls(entries: dict[str, resources.ModelEntry], presenter: bool) -> None:
     left, middle, right = (st.container(),) * 3 if presenter else st.columns([3, 2, 3])
     left.multiselect(_("Models"), list(entries), key="ex_models", max_selections=urlstate.MAX_MODELS,
-                     help=_model_list(entries))
+                     help=_model_list(entries), placeholder=_("Choose up to four models"))
     middle.radio(_("Projection"), list(PROJECTIONS), key="ex_projection", horizontal=True,
                  format_func=lambda k: _(PROJECTIONS[k]), help=_projection_help())
     with right:

@@ -180,7 +180,9 @@ def _data_choice() -> tuple[str | None, str]:
                               max_upload_size=data.UPLOAD_LIMITS.max_bytes // MiB,
                               help=_("An .npz file with an `images` array (N images of H x W pixels, and "
                                      "optionally `labels`), or a .zip of PNG files (optionally one folder "
-                                     "per label)."))
+                                     "per label).") + "\n\n"
+                              + labkit.upload_limits(data.UPLOAD_LIMITS.max_bytes // MiB,
+                                                     "NPZ, ZIP"))  # i18n: same in every language
     limits = data.UPLOAD_LIMITS
     st.caption(_("Up to {images:,} images of at most {side}x{side} pixels, {mib} MiB once read (1 MiB = "
                  "1,048,576 bytes); the server keeps {kept} uploaded data sets in memory at a time and reads "
@@ -474,7 +476,8 @@ def _my_models() -> None:
     upload = st.file_uploader(_("Upload a model (.zip)"), type=["zip"], key="do_upload_model",
                               max_upload_size=checkpoint.MAX_UPLOAD_BYTES // MiB,
                               help=_("A .zip with config.json and model.safetensors, as the Download button "
-                                     "here makes it. Pickles (.pt, .pkl) are refused: loading one can run code."))
+                                     "here makes it. Pickles (.pt, .pkl) are refused: loading one can run code.")
+                              + "\n\n" + labkit.upload_limits(checkpoint.MAX_UPLOAD_BYTES // MiB, "ZIP"))
     if upload is not None:
         _accept_model(upload)
     _workspace_caption()
