@@ -1,6 +1,7 @@
 """Presenter mode on a projector, in a real browser: the lesson path from start to end (each step's
 page as its link sets it up) and every other page, in English and in Chinese, at 1280x720 and at
-150% zoom, without a clipped label or a page wider than the window.
+150% zoom, without a clipped label or a page wider than the window, and in Chinese without an
+English sentence left on the page.
 
 A label is clipped when its text is wider than its box (cut or ending in an ellipsis), when a
 word is broken across two lines ("Projectio / n"), or when it runs past the window's right edge
@@ -50,14 +51,15 @@ def test_presenter_mode_clips_no_label(app_url, chromium, lang, zoom):
                                           " document.documentElement.clientWidth]")
             if width > client:
                 found.append(["the page is wider than the window", f"{width} > {client} px"])
+            if lang == "zh":  # the page really speaks Chinese: a Chinese heading, no English sentence left
+                heading = page.locator('[data-testid="stMainBlockContainer"] [data-testid="stHeading"]').first
+                assert any("\u4e00" <= c <= "\u9fff" for c in heading.inner_text()), (path, heading.inner_text())
+                found += [["English on the Chinese page", text] for text in page.evaluate(devtools.ENGLISH_PROSE)]
             if found:
                 problems["/" + path] = found
             if shots:
                 name = "".join(c if c.isalnum() else "-" for c in path).strip("-") or "explorer"
                 page.screenshot(path=str(Path(shots) / f"presenter-{name}-{lang}-{zoom:g}x.png"))
-            if lang == "zh":  # the page really speaks Chinese: its heading is in Chinese characters
-                heading = page.locator('[data-testid="stMainBlockContainer"] [data-testid="stHeading"]').first
-                assert any("\u4e00" <= c <= "\u9fff" for c in heading.inner_text()), (path, heading.inner_text())
         assert not errors, errors
     assert not problems, "\n".join(f"{path}: {what}: {text}" for path, found in problems.items()
                                    for what, text in found)

@@ -140,6 +140,19 @@ CLIPPED = r"""sel => {
   }
   return found;
 }"""
+# Visible prose in English (three Latin words in a row) outside formulas and code: on a page shown in
+# Chinese, each is a text that escaped translation. Returns the texts.
+ENGLISH_PROSE = r"""() => {
+  const found = [];
+  const walker = document.createTreeWalker(document.querySelector('[data-testid="stMain"]'), NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode; const parent = node.parentElement;
+    if (!parent || parent.closest('.katex, code, [data-testid="stCode"]') || !parent.checkVisibility()) continue;
+    const text = node.data.trim();
+    if (/[A-Za-z]{3,}[ ,.;:'()-]+[A-Za-z]{3,}[ ,.;:'()-]+[A-Za-z]{3,}/.test(text)) found.push(text.slice(0, 120));
+  }
+  return found;
+}"""
 LABELS = ", ".join([  # where a label or a short text sits in a box of its own
     '[data-testid="stWidgetLabel"]', '[data-testid="stMetricLabel"]', '[data-testid="stMetricValue"]',
     '[data-testid="stMarkdownContainer"]', '[data-testid="stCaptionContainer"]', "button", '[role="tab"]',
