@@ -19,6 +19,17 @@ def open_page(page: str, timeout: float = 180, **params: str) -> AppTest:
     return at
 
 
+def open_in_chinese(page: str, timeout: float = 180) -> AppTest:
+    """``page`` opened from a link with lang=zh (the language is read on the app's first run). The test's
+    thread should speak Chinese too while it runs: AppTest formats a widget's options in this thread."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.query_params["lang"] = "zh"
+    at.run()
+    at.switch_page(page).run()
+    assert_ok(at)
+    return at
+
+
 def assert_ok(at: AppTest) -> None:
     """No exception and no error message on the page."""
     assert not at.exception, [e.value for e in at.exception]

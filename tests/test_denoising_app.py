@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from apptest_pages import APP, assert_ok, open_page
+from apptest_pages import assert_ok, open_in_chinese, open_page
 from streamlit.testing.v1 import AppTest
 
 from aelab import i18n
@@ -19,15 +19,6 @@ def _open(**params) -> AppTest:
     return open_page(PAGE, **params)
 
 
-def _open_in_chinese() -> AppTest:
-    """The page as a link with lang=zh opens it: the language is read on the app's first run. This thread
-    speaks Chinese too while the test runs (see the fixture below): AppTest formats a widget's options here."""
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.query_params["lang"] = "zh"
-    at.run()
-    at.switch_page(PAGE).run()
-    assert_ok(at)
-    return at
 
 
 def _table(at: AppTest) -> str:
@@ -75,7 +66,7 @@ def test_each_noise_type_shows_how_the_corrupted_copy_is_made_and_psnr_is_define
 
 def test_the_page_in_chinese(chinese):
     """lang=zh: the words, the digit table (cached per language) and the charts' titles are in Chinese."""
-    at = _open_in_chinese()
+    at = open_in_chinese(PAGE)
     assert [t.value for t in at.title] == ["去噪实验"]
     table = _table(at)
     assert "干净的数字" in table and "去噪自编码器" in table and "Clean digit" not in table

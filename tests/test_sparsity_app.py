@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from apptest_pages import APP, assert_ok, open_page
+from apptest_pages import assert_ok, open_in_chinese, open_page
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -22,15 +22,6 @@ def _open(**params) -> AppTest:
     return open_page(PAGE, **params)
 
 
-def _open_in_chinese() -> AppTest:
-    """The page as a link with lang=zh opens it: the language is read on the app's first run. This thread
-    speaks Chinese too while the test runs (see the fixture below): AppTest formats a widget's options here."""
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.query_params["lang"] = "zh"
-    at.run()
-    at.switch_page(PAGE).run()
-    assert_ok(at)
-    return at
 
 
 @pytest.fixture
@@ -65,7 +56,7 @@ def test_formulas_and_figures_are_shown():
 
 def test_the_page_in_chinese(chinese):
     """lang=zh: the words, the metrics, the digit table (cached per language) and the charts' titles."""
-    at = _open_in_chinese()
+    at = open_in_chinese(PAGE)
     assert [t.value for t in at.title] == ["稀疏实验"]
     assert set(_metrics(at)) == {"每个数字激活的单元数", "死单元", "重构误差"}
     assert "纳特" in _metrics(at)["重构误差"]
