@@ -4,9 +4,11 @@ page already set up through its URL state, in English and in Chinese."""
 from __future__ import annotations
 
 import importlib
+import itertools
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+import numpy as np
 from apptest_pages import APP, assert_ok
 from streamlit.testing.v1 import AppTest
 
@@ -143,3 +145,24 @@ def test_in_chinese_the_page_is_chinese_and_its_links_keep_the_language_and_pres
         assert query.get("lang") == "zh" and query.get("present") == "1", (label, query)
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in label) for label, _, _ in links)
     assert at.query_params.get("lang") == "zh"
+
+
+def test_what_the_sparse_step_says_holds_for_the_shipped_models():
+    """Step 4: "Each model has 128 units"; "the heavier the penalty, the fewer units any one digit turns on;
+    at the heaviest weights here most of them stay at zero" (median share of units on per held-out digit)."""
+    from aelab import checkpoint, data, pretrained
+    from aelab.labs import sparsity
+
+    held_out = data.load_splits("mnist5k").val.images
+    sparse = {e["name"]: e for e in pretrained.read_index() if "sparsity" in e.get("tags", [])}
+    assert sparse and all(e["latent_dim"] == 128 for e in sparse.values())
+
+    def share_on(name: str) -> float:
+        stats = sparsity.model_activity(checkpoint.load(sparse[name]["path"]).model, held_out)
+        return float(np.median(stats.active.mean(axis=1)))
+    l1 = [share_on(f"sae-128u-l1-w{w:g}") for w in pretrained.L1_WEIGHTS]
+    assert all(a > b for a, b in itertools.pairwise(l1)), l1  # fewer units on at every heavier L1 weight
+    kl = {rho: [share_on(f"sae-128u-kl-w{w:g}-rho{rho:g}") for w in pretrained.KL_WEIGHTS[1:]]
+          for rho in pretrained.KL_RHOS}
+    assert all(a > b for shares in kl.values() for a, b in itertools.pairwise(shares)), kl
+    assert l1[-1] < 0.5 and all(shares[-1] < 0.5 for shares in kl.values())  # the heaviest: most units off

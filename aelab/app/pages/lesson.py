@@ -82,8 +82,8 @@ STEPS = (
     Step(
         N_("Sparse autoencoders"),
         N_(r"A sparse autoencoder (SAE) may have many code units but pays for using them: a penalty on the code "
-           r"is added to the reconstruction loss, weighted by $\lambda$. For any one digit most units then stay at "
-           r"or near zero. Each model here has 128 units; the L1 penalty adds up the absolute values of the code, "
+           r"is added to the reconstruction loss, weighted by $\lambda$. The heavier the penalty, the fewer units any "
+           r"one digit turns on; at the heaviest weights here most of them stay at zero. Each model has 128 units; the L1 penalty adds up the absolute values of the code, "
            r"the KL penalty pulls each unit's average activation toward a target rate $\rho$."),
         N_("Start at weight 0 (no penalty) and move the sparsity weight up stop by stop to 1; then try the KL "
            "penalty."),
