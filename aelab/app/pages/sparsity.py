@@ -150,8 +150,9 @@ def _controls(grid: dict, from_link: bool = False) -> tuple:
         state.sp_penalty = "l1"
     penalty_col, weight_col, rho_col = st.columns([2, 3, 3])
     penalty_col.radio(_("Penalty"), list(PENALTY_NAMES), key="sp_penalty", format_func=lambda k: _(PENALTY_NAMES[k]),
-                      help=_("L1 adds up the code's absolute values, pushing most of them to exactly 0. KL treats "
-                             "each unit as firing with some probability and pulls its average rate toward ρ."))
+                      help=_("L1 adds up the code's absolute values, pushing them to exactly 0 (the heavier the weight, "
+                             "the more of them). KL treats each unit as firing with some probability and pulls its "
+                             "average rate toward ρ."))
     penalty = state.sp_penalty
     weights = sorted({k[1] for k in grid if k[0] == penalty} | {0.0})
     _snap("sp_weight", weights, 0.1 if 0.1 in weights else weights[len(weights) // 2], from_link)
