@@ -140,3 +140,17 @@ def test_translation_switches_with_the_language_and_falls_back_to_english():
         i18n.set_language("en")
     assert i18n._(english) == english
     assert i18n.set_language("xx") == "en"  # an unknown language is English
+
+
+def test_a_cached_function_that_translates_takes_the_language():
+    """A result cached across sessions must not keep the first session's language: a function under
+    st.cache_data / st.cache_resource that calls _() has a ``lang`` parameter (part of its cache key)."""
+    bad = []
+    for path in APP:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and any("cache" in ast.unparse(d) for d in node.decorator_list):
+                translates = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "_"
+                                 for n in ast.walk(node))
+                if translates and "lang" not in [a.arg for a in node.args.args]:
+                    bad.append(f"{_rel(path)}:{node.lineno} {node.name}")
+    assert not bad, "cached, translating, without a lang argument:\n" + "\n".join(bad)
