@@ -286,22 +286,23 @@ class Job:
 
     def end(self, outcome: dict[str, Any]) -> None:
         self.info, self.message = outcome.get("info"), outcome.get("message", "")
-        self.status, self.finished = outcome["status"], time.monotonic()
-        self.write_record()
+        self.finished = time.monotonic()
+        self.write_record(outcome["status"])  # the record first: whoever sees the job ended finds it saying so
+        self.status = outcome["status"]
 
-    def record(self) -> dict[str, Any]:
-        """What its record says: what it trains, where it stands, and which server follows it."""
+    def record(self, status: str | None = None) -> dict[str, Any]:
+        """What its record says: what it trains, where it stands (or ``status``), and which server follows it."""
         return {"id": self.id, "name": self.out.name, "kind": self.spec.kind, "tag": self.tag,
                 "data": self.spec.data_name or self.spec.data.split(":")[0], "epochs": self.config.epochs,
-                "epoch": len(self.history), "status": self.status, "message": self.message[:500],
+                "epoch": len(self.history), "status": status or self.status, "message": self.message[:500],
                 "kept": self.info is not None, "submitted": self.submitted, "server": SERVER}
 
-    def write_record(self) -> None:
+    def write_record(self, status: str | None = None) -> None:
         """Write its record (atomically) when it keeps one; a failed write is logged, the job goes on."""
         if self.records is None:
             return
         try:
-            atomic_write_json(Path(self.records) / f"{self.id}.json", self.record())
+            atomic_write_json(Path(self.records) / f"{self.id}.json", self.record(status))
         except OSError:
             _log.exception("aelab: could not write the record of job %s", self.id)
 
